@@ -1,0 +1,787 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Text;
+using System.Threading.Channels;
+using Strata.Crypto;
+using Strata.Index;
+using Strata.Packs;
+using Strata.Platform;
+using Strata.Repository;
+using Strata.Snapshots;
+using Strata.Stores;
+
+namespace Strata.Archiver;
+
+public sealed record BackupOptions
+{
+    public required IReadOnlyList<string> Paths { get; init; }
+    public ExcludeMatcher Excludes { get; init; } = new([]);
+    public bool OneFileSystem { get; init; }
+    public IReadOnlyList<string> Tags { get; init; } = [];
+    public string Host { get; init; } = Environment.MachineName;
+    /// <summary>Use this snapshot as the parent instead of the latest of the same source.</summary>
+    public string? Parent { get; init; }
+    public int Workers { get; init; } = Math.Max(2, Environment.ProcessorCount);
+}
+
+public sealed record BackupResult(string SnapshotId, Snapshot Snapshot);
+
+/// <summary>
+/// The backup pipeline. One walker enumerates the tree in name order and hands each changed file to a pool
+/// of workers (read, chunk, hash, compress) through a bounded channel; one sequencer takes the workers'
+/// output in walk order and seals it into the current data pack, so a file's blobs are contiguous and files
+/// appear in walk order (locality for cold restores); finished packs go to uploaders. Unchanged files
+/// (same size, mtime, ctime and inode as in the parent snapshot) are not read.
+/// Directory trees are built bottom-up as their children complete and go to the warm tree pack and the
+/// cold band pack. Writes, in an order that keeps the repository valid if the process dies at any point:
+/// packs, then their warm catalogs, then one index segment, then the snapshot.
+/// </summary>
+public sealed class Archiver
+{
+    private readonly Repo _repo;
+    private readonly BackupOptions _options;
+    private readonly BackupProgress _progress;
+    private readonly ParentTrees _parents;
+    private readonly ConcurrentQueue<SkippedEntry> _skipped = new();
+    private readonly ConcurrentQueue<string> _changed = new();
+    private readonly Channel<FileJob> _jobs;
+    private readonly Channel<FileJob> _order;
+    private readonly Channel<FinishedPack> _uploads = Channel.CreateBounded<FinishedPack>(2);
+    private readonly ConcurrentDictionary<BlobId, byte> _pending = new();
+    private readonly List<IndexSegment.PackEntries> _written = [];
+    private readonly Lock _treeLock = new();
+    private readonly string _staging;
+    private PackWriter? _dataPack;
+    private PackWriter? _treePack;
+    private PackWriter? _bandPack;
+    private long _filesNew, _filesChanged, _filesUnchanged, _dirs, _bytesRead, _bytesTotal, _bytesAdded, _bytesStored, _blobsAdded, _packsAdded;
+    private ulong _rootDevice;
+
+    public Archiver(Repo repo, BackupOptions options, BackupProgress progress, ParentTrees parents)
+    {
+        _repo = repo;
+        _options = options;
+        _progress = progress;
+        _parents = parents;
+        _jobs = Channel.CreateBounded<FileJob>(new BoundedChannelOptions(options.Workers * 4) { SingleWriter = true });
+        _order = Channel.CreateBounded<FileJob>(new BoundedChannelOptions(4096) { SingleWriter = true, SingleReader = true });
+        _staging = repo.Store is IStagingStore s ? s.StagingDirectory : Path.Combine(Path.GetTempPath(), "strata-staging");
+        Directory.CreateDirectory(_staging);
+    }
+
+    public async Task<BackupResult> RunAsync(CancellationToken ct)
+    {
+        DateTimeOffset start = _repo.Clock.GetUtcNow();
+        var paths = NormalizePaths(_options.Paths);
+        string sourceId = SourceId(_repo.Keys, _options.Host, paths);
+        var previous = await _parents.FindPreviousAsync(sourceId, _options.Parent, ct).ConfigureAwait(false);
+
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var workers = Enumerable.Range(0, _options.Workers).Select(_ => Task.Run(() => WorkerAsync(linked.Token), linked.Token)).ToList();
+        var sequencer = Task.Run(() => SequencerAsync(linked.Token), linked.Token);
+        var uploaders = Enumerable.Range(0, 2).Select(_ => Task.Run(() => UploaderAsync(linked.Token), linked.Token)).ToList();
+        Task scanner = Task.Run(() => Scan(paths, linked.Token), linked.Token);
+
+        BlobId rootTree;
+        try
+        {
+            Task<Node?> root = await WalkRootAsync(paths, previous?.Tree, linked.Token).ConfigureAwait(false);
+            _jobs.Writer.Complete();
+            _order.Writer.Complete();
+            Node? rootNode = await root.ConfigureAwait(false);
+            rootTree = rootNode?.Subtree ?? throw new InvalidOperationException("root tree missing");
+            await Task.WhenAll(workers).ConfigureAwait(false);
+            await sequencer.ConfigureAwait(false);
+            FinishPack(ref _dataPack);
+            lock (_treeLock)
+            {
+                FinishPack(ref _treePack);
+            }
+        }
+        catch
+        {
+            _jobs.Writer.TryComplete();
+            _order.Writer.TryComplete();
+            _uploads.Writer.TryComplete();
+            await linked.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(workers.Append(sequencer).Concat(uploaders)).ContinueWith(_ => { }, CancellationToken.None).ConfigureAwait(false);
+            _dataPack?.Dispose();
+            _treePack?.Dispose();
+            _bandPack?.Dispose();
+            throw;
+        }
+        await scanner.ConfigureAwait(false);
+
+        DateTimeOffset end = _repo.Clock.GetUtcNow();
+        var skipped = _skipped.ToList();
+        var snapshot = new Snapshot
+        {
+            Time = start,
+            Host = _options.Host,
+            Username = Environment.UserName,
+            Paths = paths,
+            Tags = _options.Tags,
+            Tree = rootTree.ToString(),
+            Parent = previous?.SnapshotId,
+            SourceId = sourceId,
+            Version = (previous?.Version ?? 0) + 1,
+            SecondsSincePrevious = previous is null ? null : (start - previous.Time).TotalSeconds,
+            Skipped = skipped,
+            ChangedWhileReading = [.. _changed],
+            Partial = skipped.Count > 0,
+            Stats = new SnapshotStats
+            {
+                FilesNew = _filesNew,
+                FilesChanged = _filesChanged,
+                FilesUnchanged = _filesUnchanged,
+                Directories = _dirs,
+                BytesRead = _bytesRead,
+                BytesTotal = _bytesTotal,
+                BytesAdded = _bytesAdded,
+                BytesStored = _bytesStored,
+                BlobsAdded = _blobsAdded,
+                PacksAdded = _packsAdded + 1,
+                Seconds = (end - start).TotalSeconds,
+            },
+        };
+
+        // Band record: this snapshot's trees (added as they were built) plus the snapshot itself, in a cold pack.
+        lock (_treeLock)
+        {
+            byte[] body = SnapshotCodec.EncodeBody(snapshot);
+            AddBlob(ref _bandPack, PackKind.Band, _repo.Keys.IdOf(body), BlobKind.Snapshot, body, _repo.Config.Compression.ColdLevel, force: true);
+            FinishPack(ref _bandPack);
+        }
+        _uploads.Writer.Complete();
+        await Task.WhenAll(uploaders).ConfigureAwait(false);
+
+        var segment = new List<IndexSegment.PackEntries>(_written);
+        foreach (BlobId recovered in _repo.UnsegmentedPacks.ToList())
+        {
+            PackRecord? rec = _repo.Index.FindPack(recovered);
+            if (rec is not null && !segment.Any(p => p.Id == recovered))
+            {
+                var entries = _repo.Index.EntriesByPack().GetValueOrDefault(rec.Number) ?? [];
+                segment.Add(new IndexSegment.PackEntries(rec.Id, rec.Kind, rec.Length, entries));
+            }
+        }
+        await _repo.WriteIndexSegmentAsync(segment, ct).ConfigureAwait(false);
+        string bandId = _written.First(p => p.Kind == PackKind.Band).Id.ToString();
+        snapshot = snapshot with { BandPack = bandId };
+        string id = await _repo.WriteSnapshotAsync(snapshot, ct).ConfigureAwait(false);
+        await _parents.RecordAsync(sourceId, id, snapshot, ct).ConfigureAwait(false);
+        return new BackupResult(id, snapshot);
+    }
+
+    /// <summary>The source id: a keyed hash of host and sorted paths, so writers can find their previous version without reading contents.</summary>
+    public static string SourceId(MasterKeys keys, string host, IReadOnlyList<string> paths)
+    {
+        string s = host + "\n" + string.Join("\n", paths.Order(StringComparer.Ordinal));
+        return BlobId.Keyed(keys.DedupKey, Encoding.UTF8.GetBytes("source\n" + s)).ToString()[..32];
+    }
+
+    /// <summary>Absolute, normalised, without duplicates or paths nested in other given paths.</summary>
+    public static List<string> NormalizePaths(IReadOnlyList<string> input)
+    {
+        var full = input.Select(p => Path.GetFullPath(p)).Select(p => p.Length > 1 ? p.TrimEnd('/') : p).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var result = new List<string>();
+        foreach (string p in full)
+        {
+            if (!result.Any(r => r == "/" || p.StartsWith(r + "/", StringComparison.Ordinal)))
+            {
+                result.Add(p);
+            }
+        }
+        return result;
+    }
+
+    // ---------------- walking ----------------
+
+    private sealed class PathTrie
+    {
+        public SortedDictionary<string, PathTrie> Children { get; } = new(StringComparer.Ordinal);
+        public bool IsTarget { get; set; }
+    }
+
+    private async Task<Task<Node?>> WalkRootAsync(List<string> paths, BlobId? parentRoot, CancellationToken ct)
+    {
+        var trie = new PathTrie();
+        foreach (string p in paths)
+        {
+            if (!Posix.TryLStat(Posix.ToBytes(p), out _, out int errno))
+            {
+                throw new UserInputException($"cannot back up {p}: {Posix.StrError(errno)}");
+            }
+            var node = trie;
+            foreach (string part in p.Split('/', StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (!node.Children.TryGetValue(part, out var child))
+                {
+                    node.Children[part] = child = new PathTrie();
+                }
+                node = child;
+            }
+            node.IsTarget = true;
+        }
+        _rootDevice = Posix.LStat(Posix.ToBytes(paths[0])).Device;
+        Tree? parentTree = parentRoot is { } pr ? await _parents.LoadTreeAsync(pr, ct).ConfigureAwait(false) : null;
+        return await WalkVirtualAsync("/", [], trie, Posix.LStat("/"u8.ToArray()), parentTree, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>A directory on the way to a target: its own metadata, and only the children that lead to targets.</summary>
+    private async Task<Task<Node?>> WalkVirtualAsync(string path, byte[] name, PathTrie trie, FileStat st, Tree? parentTree, CancellationToken ct)
+    {
+        var children = new List<Task<Node?>>();
+        foreach (var (childName, childTrie) in trie.Children)
+        {
+            string childPath = path == "/" ? "/" + childName : path + "/" + childName;
+            byte[] childBytes = Encoding.UTF8.GetBytes(childName);
+            byte[] childFull = Posix.ToBytes(childPath);
+            FileStat cst = Posix.LStat(childFull);
+            Node? parentChild = Find(parentTree, childBytes);
+            if (childTrie.IsTarget)
+            {
+                children.Add(await VisitAsync(childFull, childPath, childBytes, cst, parentChild, ct).ConfigureAwait(false));
+            }
+            else
+            {
+                Tree? sub = parentChild?.Subtree is { } s ? await _parents.LoadTreeAsync(s, ct).ConfigureAwait(false) : null;
+                children.Add(await WalkVirtualAsync(childPath, childBytes, childTrie, cst, sub, ct).ConfigureAwait(false));
+            }
+        }
+        byte[] full = Posix.ToBytes(path);
+        return CompleteDirAsync(full, path, name, st, children);
+    }
+
+    private static Node? Find(Tree? tree, byte[] name)
+    {
+        if (tree is null)
+        {
+            return null;
+        }
+        var nodes = tree.Nodes;
+        int lo = 0, hi = nodes.Count - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            int c = Tree.CompareNames(nodes[mid].Name, name);
+            if (c == 0)
+            {
+                return nodes[mid];
+            }
+            if (c < 0)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Enumerates one entry (recursively for folders) and returns the task that yields its node once its content is stored.</summary>
+    private async Task<Task<Node?>> VisitAsync(byte[] full, string display, byte[] name, FileStat st, Node? parentNode, CancellationToken ct)
+    {
+        switch (st.Kind)
+        {
+            case FileKind.Directory:
+                Tree? sub = parentNode?.Subtree is { } s && parentNode.Kind == FileKind.Directory ? await _parents.LoadTreeAsync(s, ct).ConfigureAwait(false) : null;
+                return await WalkDirAsync(full, display, name, st, sub, ct).ConfigureAwait(false);
+            case FileKind.Regular:
+                return VisitFileAsync(full, display, name, st, parentNode, ct);
+            default:
+                Node? n = MakeNode(full, display, name, st);
+                return Task.FromResult(n);
+        }
+    }
+
+    private async Task<Task<Node?>> WalkDirAsync(byte[] full, string display, byte[] name, FileStat st, Tree? parentTree, CancellationToken ct)
+    {
+        var children = new List<Task<Node?>>();
+        bool descend = !_options.OneFileSystem || st.Device == _rootDevice;
+        List<DirEntry> entries = [];
+        if (descend)
+        {
+            try
+            {
+                entries = Posix.ReadDirectory(full);
+            }
+            catch (PosixException e)
+            {
+                Skip(display, e.Message);
+                return Task.FromResult<Node?>(null);
+            }
+        }
+        foreach (DirEntry entry in entries)
+        {
+            ct.ThrowIfCancellationRequested();
+            byte[] childFull = Posix.Join(full, entry.Name);
+            string childDisplay = Posix.Display(childFull);
+            if (!_options.Excludes.IsEmpty && _options.Excludes.IsExcluded(childDisplay))
+            {
+                continue;
+            }
+            if (!Posix.TryLStat(childFull, out FileStat cst, out int errno))
+            {
+                Skip(childDisplay, $"lstat: {Posix.StrError(errno)}");
+                continue;
+            }
+            children.Add(await VisitAsync(childFull, childDisplay, entry.Name, cst, Find(parentTree, entry.Name), ct).ConfigureAwait(false));
+        }
+        return CompleteDirAsync(full, display, name, st, children);
+    }
+
+    private async Task<Node?> CompleteDirAsync(byte[] full, string display, byte[] name, FileStat st, List<Task<Node?>> children)
+    {
+        Node?[] nodes = await Task.WhenAll(children).ConfigureAwait(false);
+        var list = nodes.Where(n => n is not null).Select(n => n!).ToList();
+        list.Sort((a, b) => Tree.CompareNames(a.Name, b.Name));
+        BlobId treeId = SaveTree(new Tree(list));
+        Interlocked.Increment(ref _dirs);
+        Node? self = MakeNode(full, display, name, st);
+        return self is null ? null : self with { Subtree = treeId };
+    }
+
+    private Node? MakeNode(byte[] full, string display, byte[] name, FileStat st)
+    {
+        try
+        {
+            byte[] target = st.Kind == FileKind.Symlink ? Posix.ReadLink(full) : [];
+            var xattrs = Posix.ListXattrs(full).Select(x => new Xattr(x.Name, x.Value)).ToList();
+            return new Node
+            {
+                Name = name,
+                Kind = st.Kind,
+                Mode = st.Mode,
+                Uid = st.Uid,
+                Gid = st.Gid,
+                User = Posix.UserName(st.Uid) ?? "",
+                Group = Posix.GroupName(st.Gid) ?? "",
+                MTimeNs = st.MTimeNs,
+                CTimeNs = st.CTimeNs,
+                ATimeNs = st.ATimeNs,
+                Size = st.Kind == FileKind.Regular ? st.Size : 0,
+                Inode = st.Inode,
+                Device = st.Device,
+                Links = st.NLink,
+                RDev = st.RDev,
+                LinkTarget = target,
+                Xattrs = xattrs,
+            };
+        }
+        catch (PosixException e)
+        {
+            Skip(display, e.Message);
+            return null;
+        }
+    }
+
+    private void Skip(string path, string message)
+    {
+        _skipped.Enqueue(new SkippedEntry(path, message));
+        _progress.ReportError(path, message);
+    }
+
+    private Task<Node?> VisitFileAsync(byte[] full, string display, byte[] name, FileStat st, Node? parentNode, CancellationToken ct)
+    {
+        Node? node = MakeNode(full, display, name, st);
+        if (node is null)
+        {
+            return Task.FromResult<Node?>(null);
+        }
+        Interlocked.Add(ref _bytesTotal, st.Size);
+        if (parentNode is { Kind: FileKind.Regular } p && p.Size == st.Size && p.MTimeNs == st.MTimeNs && p.CTimeNs == st.CTimeNs
+            && p.Inode == st.Inode && !p.ChangedWhileReading && p.Content.All(_repo.Index.Contains))
+        {
+            Interlocked.Increment(ref _filesUnchanged);
+            _progress.FileDone(st.Size);
+            return Task.FromResult<Node?>(node with { Content = p.Content, Extents = p.Extents });
+        }
+        Interlocked.Increment(ref parentNode is null ? ref _filesNew : ref _filesChanged);
+        var job = new FileJob(full, display, st, node);
+        if (!_order.Writer.TryWrite(job))
+        {
+            return EnqueueSlowAsync(job, ct);
+        }
+        return EnqueueJobsAsync(job, ct);
+    }
+
+    private async Task<Node?> EnqueueSlowAsync(FileJob job, CancellationToken ct)
+    {
+        await _order.Writer.WriteAsync(job, ct).ConfigureAwait(false);
+        return await EnqueueJobsAsync(job, ct).ConfigureAwait(false);
+    }
+
+    private async Task<Node?> EnqueueJobsAsync(FileJob job, CancellationToken ct)
+    {
+        await _jobs.Writer.WriteAsync(job, ct).ConfigureAwait(false);
+        return await job.Result.Task.ConfigureAwait(false);
+    }
+
+    // ---------------- workers ----------------
+
+    private sealed class FileJob(byte[] full, string display, FileStat stat, Node node)
+    {
+        public byte[] Full { get; } = full;
+        public string Display { get; } = display;
+        public FileStat Stat { get; } = stat;
+        public Node Node { get; } = node;
+        public Channel<Chunk> Chunks { get; } = Channel.CreateBounded<Chunk>(new BoundedChannelOptions(6) { SingleReader = true, SingleWriter = true });
+        public TaskCompletionSource<Node?> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public string? Error { get; set; }
+        public bool Changed { get; set; }
+        public long BytesRead { get; set; }
+        public List<Extent> Extents { get; set; } = [];
+    }
+
+    /// <summary>One chunk of a file: its id and, when the index does not have it yet, its payload in a rented buffer.</summary>
+    private readonly record struct Chunk(BlobId Id, byte[]? Buffer, int Length, bool Compressed, int RawLength);
+
+    private async Task WorkerAsync(CancellationToken ct)
+    {
+        var chunker = _repo.Chunker;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(chunker.MaxSize * 2);
+        using var compressor = new ZstdSharp.Compressor(_repo.Config.Compression.ColdLevel);
+        using var sampler = new ZstdSharp.Compressor(1);
+        byte[] sample = ArrayPool<byte>.Shared.Rent(ZstdSharp.Compressor.GetCompressBound(SampleSize));
+        try
+        {
+            await foreach (FileJob job in _jobs.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                try
+                {
+                    await ReadFileAsync(job, buffer, compressor, sampler, sample, ct).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    job.Error = e.Message;
+                }
+                finally
+                {
+                    job.Chunks.Writer.TryComplete();
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<byte>.Shared.Return(sample);
+        }
+    }
+
+    private const int SampleSize = 64 * 1024;
+
+    private async Task ReadFileAsync(FileJob job, byte[] buffer, ZstdSharp.Compressor compressor, ZstdSharp.Compressor sampler, byte[] sample, CancellationToken ct)
+    {
+        _progress.Reading(job.Display);
+        using var handle = Posix.OpenRead(job.Full);
+        FileStat before = Posix.FStat(handle);
+        if (before.Kind != FileKind.Regular || before.Inode != job.Stat.Inode)
+        {
+            throw new IOException("the file was replaced before it could be read");
+        }
+        bool sparse = before.Size > 0 && before.Blocks * 512 < before.Size;
+        List<(long Offset, long Length)> regions = sparse ? Posix.DataExtents(handle, before.Size) : [(0, long.MaxValue)];
+        var chunker = _repo.Chunker;
+        long total = 0;
+        foreach (var (regionOffset, regionLength) in regions)
+        {
+            long pos = regionOffset;
+            long end = regionLength == long.MaxValue ? long.MaxValue : regionOffset + regionLength;
+            int filled = 0;
+            bool eof = false;
+            long regionBytes = 0;
+            while (true)
+            {
+                while (!eof && filled < buffer.Length)
+                {
+                    int want = (int)Math.Min(buffer.Length - filled, end - pos);
+                    if (want <= 0)
+                    {
+                        eof = true;
+                        break;
+                    }
+                    int n = RandomAccess.Read(handle, buffer.AsSpan(filled, want), pos);
+                    if (n == 0)
+                    {
+                        eof = true;
+                        break;
+                    }
+                    filled += n;
+                    pos += n;
+                }
+                if (filled == 0)
+                {
+                    break;
+                }
+                int start = 0;
+                while (filled - start >= chunker.MaxSize || (eof && filled > start))
+                {
+                    int cut = chunker.NextCut(buffer.AsSpan(start, filled - start));
+                    await EmitAsync(job, buffer.AsMemory(start, cut), compressor, sampler, sample, ct).ConfigureAwait(false);
+                    start += cut;
+                    regionBytes += cut;
+                }
+                if (start > 0)
+                {
+                    Buffer.BlockCopy(buffer, start, buffer, 0, filled - start);
+                    filled -= start;
+                }
+                if (eof && filled == 0)
+                {
+                    break;
+                }
+            }
+            if (sparse)
+            {
+                job.Extents.Add(new Extent(regionOffset, regionBytes));
+            }
+            total += regionBytes;
+        }
+        job.BytesRead = total;
+        Interlocked.Add(ref _bytesRead, total);
+        FileStat after = Posix.FStat(handle);
+        long expected = sparse ? job.Extents.Sum(e => e.Length) : after.Size;
+        if (after.MTimeNs != before.MTimeNs || after.CTimeNs != before.CTimeNs || after.Size != before.Size || total != expected
+            || before.Size != job.Stat.Size || before.MTimeNs != job.Stat.MTimeNs)
+        {
+            job.Changed = true;
+        }
+        if (!sparse)
+        {
+            job.Extents.Clear();
+        }
+    }
+
+    private async ValueTask EmitAsync(FileJob job, ReadOnlyMemory<byte> data, ZstdSharp.Compressor compressor, ZstdSharp.Compressor sampler, byte[] sample, CancellationToken ct)
+    {
+        BlobId id = _repo.Keys.IdOf(data.Span);
+        if (_repo.Index.Contains(id) || _pending.ContainsKey(id))
+        {
+            await job.Chunks.Writer.WriteAsync(new Chunk(id, null, 0, false, data.Length), ct).ConfigureAwait(false);
+            return;
+        }
+        var (buf, len, compressed) = Compress(data.Span, compressor, sampler, sample);
+        await job.Chunks.Writer.WriteAsync(new Chunk(id, buf, len, compressed, data.Length), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// zstd, unless a 64 KiB sample shows the data does not compress (media): then the blob is stored raw
+    /// without paying for a full compression pass. Returns a rented buffer.
+    /// </summary>
+    private static (byte[] Buffer, int Length, bool Compressed) Compress(ReadOnlySpan<byte> data, ZstdSharp.Compressor compressor, ZstdSharp.Compressor sampler, byte[] sample)
+    {
+        bool tryCompress = true;
+        if (data.Length > SampleSize * 2)
+        {
+            int mid = (data.Length / 2) - (SampleSize / 2);
+            int n = sampler.Wrap(data.Slice(mid, SampleSize), sample);
+            tryCompress = n < SampleSize * 0.95;
+        }
+        if (tryCompress)
+        {
+            int bound = ZstdSharp.Compressor.GetCompressBound(data.Length);
+            byte[] output = ArrayPool<byte>.Shared.Rent(bound);
+            int n = compressor.Wrap(data, output);
+            if (n < data.Length - (data.Length / 64))
+            {
+                return (output, n, true);
+            }
+            ArrayPool<byte>.Shared.Return(output);
+        }
+        byte[] raw = ArrayPool<byte>.Shared.Rent(data.Length);
+        data.CopyTo(raw);
+        return (raw, data.Length, false);
+    }
+
+    // ---------------- sequencer ----------------
+
+    private async Task SequencerAsync(CancellationToken ct)
+    {
+        await foreach (FileJob job in _order.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+        {
+            var ids = new List<BlobId>();
+            await foreach (Chunk c in job.Chunks.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                ids.Add(c.Id);
+                if (c.Buffer is null)
+                {
+                    continue;
+                }
+                try
+                {
+                    if (!_repo.Index.Contains(c.Id) && _pending.TryAdd(c.Id, 0))
+                    {
+                        _dataPack ??= NewPack(PackKind.Data);
+                        _dataPack.Add(c.Id, BlobKind.Data, c.Buffer.AsSpan(0, c.Length), c.Compressed, c.RawLength);
+                        Interlocked.Add(ref _bytesAdded, c.RawLength);
+                        Interlocked.Add(ref _bytesStored, c.Length);
+                        Interlocked.Increment(ref _blobsAdded);
+                        _progress.Added(c.RawLength);
+                        if (_dataPack.Length >= _repo.Config.Packs.ColdTargetSize)
+                        {
+                            FinishPack(ref _dataPack);
+                        }
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(c.Buffer);
+                }
+            }
+            if (job.Error is not null)
+            {
+                Skip(job.Display, job.Error);
+                job.Result.TrySetResult(null);
+                continue;
+            }
+            if (job.Changed)
+            {
+                _changed.Enqueue(job.Display);
+                _progress.ReportChanged(job.Display);
+            }
+            _progress.FileDone(job.BytesRead);
+            job.Result.TrySetResult(job.Node with
+            {
+                Content = ids,
+                Extents = job.Extents,
+                Size = job.Extents.Count > 0 ? job.Stat.Size : job.BytesRead,
+                ChangedWhileReading = job.Changed,
+            });
+        }
+    }
+
+    private PackWriter NewPack(PackKind kind) => new(Path.Combine(_staging, $"pack-{Guid.NewGuid():N}"), kind, _repo.Keys);
+
+    private void FinishPack(ref PackWriter? pack)
+    {
+        if (pack is null || pack.Count == 0)
+        {
+            return;
+        }
+        FinishedPack done = pack.Finish();
+        pack.Dispose();
+        pack = null;
+        // Blobs become visible to dedup at once; the index segment is written only after every upload finished.
+        _repo.Index.AddPack(done.Id, done.Kind, done.Length, done.Entries);
+        foreach (var e in done.Entries)
+        {
+            _pending.TryRemove(e.Id, out _);
+        }
+        Interlocked.Increment(ref _packsAdded);
+        if (!_uploads.Writer.TryWrite(done))
+        {
+            _uploads.Writer.WriteAsync(done).AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    private BlobId SaveTree(Tree tree)
+    {
+        byte[] data = tree.Encode();
+        BlobId id = _repo.Keys.IdOf(data);
+        lock (_treeLock)
+        {
+            if (!_repo.Index.Contains(id) && !(_treePack?.Contains(id) ?? false))
+            {
+                AddBlob(ref _treePack, PackKind.Tree, id, BlobKind.Tree, data, _repo.Config.Compression.WarmLevel, force: false);
+                if (_treePack!.Length >= _repo.Config.Packs.WarmTargetSize)
+                {
+                    FinishPack(ref _treePack);
+                }
+            }
+            if (!(_bandPack?.Contains(id) ?? false))
+            {
+                AddBlob(ref _bandPack, PackKind.Band, id, BlobKind.Tree, data, _repo.Config.Compression.ColdLevel, force: true);
+            }
+        }
+        _parents.CacheTree(id, data);
+        return id;
+    }
+
+    private void AddBlob(ref PackWriter? pack, PackKind kind, BlobId id, BlobKind blobKind, byte[] data, int level, bool force)
+    {
+        pack ??= NewPack(kind);
+        using var c = new ZstdSharp.Compressor(level);
+        byte[] compressed = c.Wrap(data).ToArray();
+        bool useCompressed = compressed.Length < data.Length;
+        pack.Add(id, blobKind, useCompressed ? compressed : data, useCompressed, data.Length);
+        _ = force;
+    }
+
+    // ---------------- upload ----------------
+
+    private async Task UploaderAsync(CancellationToken ct)
+    {
+        await foreach (FinishedPack pack in _uploads.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+        {
+            var name = new ObjectName(pack.Kind == PackKind.Tree ? ObjectKind.Tree : ObjectKind.Data, pack.Id.ToString());
+            if (_repo.Store is IStagingStore staging)
+            {
+                await staging.AdoptAsync(name, pack.Path, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                await using (var fs = new FileStream(pack.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous))
+                {
+                    await _repo.Store.WriteAsync(name, fs, ct).ConfigureAwait(false);
+                }
+                File.Delete(pack.Path);
+            }
+            using (var tail = new MemoryStream(pack.Tail, writable: false))
+            {
+                await _repo.Store.WriteAsync(new ObjectName(ObjectKind.Catalogs, pack.Id.ToString()), tail, ct).ConfigureAwait(false);
+            }
+            lock (_written)
+            {
+                _written.Add(new IndexSegment.PackEntries(pack.Id, pack.Kind, pack.Length, pack.Entries));
+            }
+        }
+    }
+
+    // ---------------- scanner (totals for the ETA) ----------------
+
+    private void Scan(List<string> paths, CancellationToken ct)
+    {
+        var stack = new Stack<byte[]>(paths.Select(Posix.ToBytes));
+        long files = 0, bytes = 0;
+        while (stack.Count > 0 && !ct.IsCancellationRequested)
+        {
+            byte[] p = stack.Pop();
+            if (!Posix.TryLStat(p, out FileStat st, out _))
+            {
+                continue;
+            }
+            if (st.Kind == FileKind.Directory)
+            {
+                try
+                {
+                    foreach (var e in Posix.ReadDirectory(p))
+                    {
+                        byte[] child = Posix.Join(p, e.Name);
+                        if (_options.Excludes.IsEmpty || !_options.Excludes.IsExcluded(Posix.Display(child)))
+                        {
+                            stack.Push(child);
+                        }
+                    }
+                }
+                catch (PosixException)
+                {
+                }
+            }
+            else if (st.Kind == FileKind.Regular)
+            {
+                files++;
+                bytes += st.Size;
+                if (files % 1000 == 0)
+                {
+                    _progress.Scanned(files, bytes);
+                    files = bytes = 0;
+                }
+            }
+        }
+        _progress.Scanned(files, bytes);
+        _progress.ScanFinished();
+    }
+}

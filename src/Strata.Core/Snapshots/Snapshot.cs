@@ -1,0 +1,140 @@
+using System.Buffers.Binary;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Strata.Crypto;
+using Strata.Repository;
+
+namespace Strata.Snapshots;
+
+/// <summary>A file or folder the backup could not read, with the reason.</summary>
+public sealed record SkippedEntry(string Path, string Error);
+
+public sealed record SnapshotStats
+{
+    public long FilesNew { get; init; }
+    public long FilesChanged { get; init; }
+    public long FilesUnchanged { get; init; }
+    public long Directories { get; init; }
+    public long BytesRead { get; init; }
+    public long BytesTotal { get; init; }
+    public long BytesAdded { get; init; }
+    public long BytesStored { get; init; }
+    public long BlobsAdded { get; init; }
+    public long PacksAdded { get; init; }
+    public double Seconds { get; init; }
+}
+
+/// <summary>
+/// One backup of one source. The body (this record) is sealed to the public key: only the owner reads it.
+/// The <see cref="SnapshotHeader"/> beside it is sealed with the index key so writers can number versions.
+/// </summary>
+public sealed record Snapshot
+{
+    public required DateTimeOffset Time { get; init; }
+    public required string Host { get; init; }
+    public string Username { get; init; } = "";
+    public required IReadOnlyList<string> Paths { get; init; }
+    public IReadOnlyList<string> Tags { get; init; } = [];
+    public required string Tree { get; init; }
+    public string? Parent { get; init; }
+    public required string SourceId { get; init; }
+    public int Version { get; init; } = 1;
+    /// <summary>Seconds since the previous version of the same source, if any.</summary>
+    public double? SecondsSincePrevious { get; init; }
+    public IReadOnlyList<SkippedEntry> Skipped { get; init; } = [];
+    public IReadOnlyList<string> ChangedWhileReading { get; init; } = [];
+    public bool Partial { get; init; }
+    public string? BandPack { get; init; }
+    public SnapshotStats Stats { get; init; } = new();
+    public string Program { get; init; } = "strata";
+}
+
+/// <summary>What a writer may know of a snapshot: enough to number versions of its source, nothing about contents.</summary>
+public sealed record SnapshotHeader(DateTimeOffset Time, string SourceId, int Version);
+
+/// <summary>
+/// snapshots/&lt;id&gt; layout: "STRSNAP1" | u32 header length | header (sealed, index key) | wrapped key (92) | body (sealed, that key).
+/// The id is the SHA-256 of the bytes.
+/// </summary>
+public static class SnapshotCodec
+{
+    private static ReadOnlySpan<byte> Magic => "STRSNAP1"u8;
+    private static ReadOnlySpan<byte> HeaderAad => "strata snapshot header v1"u8;
+    private static ReadOnlySpan<byte> BodyAad => "strata snapshot v1"u8;
+
+    public static byte[] Seal(Snapshot s, MasterKeys keys)
+    {
+        byte[] header = JsonSerializer.SerializeToUtf8Bytes(new SnapshotHeader(s.Time, s.SourceId, s.Version), SnapshotJson.Default.SnapshotHeader);
+        byte[] body = EncodeBody(s);
+        byte[] sealedHeader;
+        using (var a = new Aead(keys.IndexKey))
+        {
+            sealedHeader = a.Seal(header, HeaderAad);
+        }
+        byte[] key = Aead.NewKey();
+        byte[] wrapped = KeyWrap.Wrap(keys.PublicKey, key);
+        byte[] sealedBody;
+        using (var a = new Aead(key))
+        {
+            sealedBody = a.Seal(body, BodyAad);
+        }
+        byte[] output = new byte[12 + sealedHeader.Length + wrapped.Length + sealedBody.Length];
+        Magic.CopyTo(output);
+        BinaryPrimitives.WriteInt32LittleEndian(output.AsSpan(8), sealedHeader.Length);
+        sealedHeader.CopyTo(output, 12);
+        wrapped.CopyTo(output, 12 + sealedHeader.Length);
+        sealedBody.CopyTo(output, 12 + sealedHeader.Length + wrapped.Length);
+        return output;
+    }
+
+    public static byte[] EncodeBody(Snapshot s) => JsonSerializer.SerializeToUtf8Bytes(s, SnapshotJson.Default.Snapshot);
+
+    public static Snapshot DecodeBody(ReadOnlySpan<byte> body, string where)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(body, SnapshotJson.Default.Snapshot) ?? throw new CorruptionException($"{where}: empty snapshot");
+        }
+        catch (JsonException e)
+        {
+            throw new CorruptionException($"{where}: snapshot body is not valid: {e.Message}");
+        }
+    }
+
+    private static int HeaderLength(ReadOnlySpan<byte> data, string where)
+    {
+        if (data.Length < 12 || !data[..8].SequenceEqual(Magic))
+        {
+            throw new CorruptionException($"{where}: not a snapshot object");
+        }
+        int n = BinaryPrimitives.ReadInt32LittleEndian(data[8..]);
+        if (n < Aead.Overhead || 12 + n + KeyWrap.Size > data.Length)
+        {
+            throw new CorruptionException($"{where}: snapshot object is truncated");
+        }
+        return n;
+    }
+
+    public static SnapshotHeader OpenHeader(ReadOnlySpan<byte> data, MasterKeys keys, string where)
+    {
+        int n = HeaderLength(data, where);
+        using var a = new Aead(keys.IndexKey);
+        byte[] plain = a.TryOpen(data.Slice(12, n), HeaderAad) ?? throw new CorruptionException($"{where}: snapshot header fails authentication");
+        return JsonSerializer.Deserialize(plain, SnapshotJson.Default.SnapshotHeader) ?? throw new CorruptionException($"{where}: empty snapshot header");
+    }
+
+    public static Snapshot OpenBody(ReadOnlySpan<byte> data, MasterKeys keys, string where)
+    {
+        int n = HeaderLength(data, where);
+        byte[] priv = keys.PrivateKey ?? throw new WriterKeyException("reading a snapshot");
+        byte[] key = KeyWrap.Unwrap(priv, data.Slice(12 + n, KeyWrap.Size)) ?? throw new CorruptionException($"{where}: snapshot key does not open (damaged, or another repository's)");
+        using var a = new Aead(key);
+        byte[] body = a.TryOpen(data[(12 + n + KeyWrap.Size)..], BodyAad) ?? throw new CorruptionException($"{where}: snapshot body fails authentication");
+        return DecodeBody(body, where);
+    }
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(Snapshot))]
+[JsonSerializable(typeof(SnapshotHeader))]
+public sealed partial class SnapshotJson : JsonSerializerContext;

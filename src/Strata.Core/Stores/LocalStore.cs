@@ -1,0 +1,335 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Strata.Stores;
+
+/// <summary>
+/// A repository in a local folder. Objects are files under their kind's folder (data packs under
+/// data/XX/ by the first two hex digits). Creation is atomic: the bytes go to tmp/, are fsynced, and are
+/// hard-linked to their final name, which fails if the name exists, so a crash leaves at most a stray temp file.
+/// With a cold simulation (<see cref="ColdSimulation"/>) data packs cannot be read until thawed, like Deep Archive.
+/// </summary>
+public sealed class LocalStore : IStore, IStagingStore
+{
+    private const string SimulationFile = ".cold-simulation";
+    private readonly string _root;
+    private readonly TimeProvider _clock;
+    private ColdSimulation? _simulation;
+
+    public LocalStore(string root, TimeProvider? clock = null)
+    {
+        _root = Path.GetFullPath(root);
+        _clock = clock ?? TimeProvider.System;
+        _simulation = ColdSimulation.Load(Path.Combine(_root, SimulationFile));
+    }
+
+    public string Root => _root;
+
+    public string Location => _root;
+
+    public StoreProperties Properties => new(Connections: 4, HasColdTier: _simulation is not null, SimulatedCold: _simulation is not null);
+
+    public ColdSimulation? Simulation => _simulation;
+
+    /// <summary>Turns on the cold-tier simulation for this folder (at init). Writes a marker file the store reads when opened.</summary>
+    public void EnableColdSimulation(ColdSimulation simulation)
+    {
+        Directory.CreateDirectory(_root);
+        File.WriteAllText(Path.Combine(_root, SimulationFile), JsonSerializer.Serialize(simulation, StoreJson.Default.ColdSimulation));
+        _simulation = simulation;
+    }
+
+    public string StagingDirectory
+    {
+        get
+        {
+            string tmp = Path.Combine(_root, "tmp");
+            Directory.CreateDirectory(tmp);
+            return tmp;
+        }
+    }
+
+    private string PathOf(ObjectName name) => name.Kind switch
+    {
+        ObjectKind.Config => Path.Combine(_root, "config"),
+        ObjectKind.Data => Path.Combine(_root, "data", name.Name.Length >= 2 ? name.Name[..2] : "00", name.Name),
+        _ => Path.Combine(_root, ObjectKinds.Folder(name.Kind), name.Name),
+    };
+
+    private string ThawPathOf(ObjectName name) => Path.Combine(_root, ".thaw", name.Name);
+
+    public Task<ObjectInfo?> StatAsync(ObjectName name, CancellationToken ct)
+    {
+        var fi = new FileInfo(PathOf(name));
+        if (!fi.Exists)
+        {
+            return Task.FromResult<ObjectInfo?>(null);
+        }
+        return Task.FromResult<ObjectInfo?>(new ObjectInfo(name, fi.Length, fi.LastWriteTimeUtc, ClassOf(name)));
+    }
+
+    private string ClassOf(ObjectName name) => _simulation is not null && name.Tier == Tier.Cold ? "local-cold (simulated)" : "local";
+
+    public async Task ReadAsync(ObjectName name, long offset, Memory<byte> buffer, CancellationToken ct)
+    {
+        string path = PathOf(name);
+        if (_simulation is not null && name.Tier == Tier.Cold)
+        {
+            ThawStatus status = await GetThawStatusAsync(name, ct).ConfigureAwait(false);
+            if (!status.CanRead)
+            {
+                throw new ObjectFrozenException(Location, name, ClassOf(name), status);
+            }
+        }
+        try
+        {
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.None);
+            int total = 0;
+            while (total < buffer.Length)
+            {
+                int n = await RandomAccess.ReadAsync(handle, buffer[total..], offset + total, ct).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    throw new PermanentStoreException($"{name.Path} in {Location} is shorter than expected: wanted bytes {offset}..{offset + buffer.Length}, it ends at {offset + total}");
+                }
+                total += n;
+            }
+        }
+        catch (FileNotFoundException)
+        {
+            throw new ObjectNotFoundException(Location, name);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            throw new ObjectNotFoundException(Location, name);
+        }
+        catch (IOException e)
+        {
+            throw new TransientStoreException($"reading {name.Path} in {Location}: {e.Message}", e);
+        }
+    }
+
+    public async Task WriteAsync(ObjectName name, Stream content, CancellationToken ct)
+    {
+        string temp = Path.Combine(StagingDirectory, Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            {
+                await content.CopyToAsync(fs, 1 << 20, ct).ConfigureAwait(false);
+                fs.Flush(flushToDisk: true);
+            }
+            await AdoptAsync(name, temp, ct).ConfigureAwait(false);
+        }
+        catch (IOException e) when (IsDiskFull(e))
+        {
+            throw new PermanentStoreException($"writing {name.Path} in {Location}: the disk is full", e);
+        }
+        finally
+        {
+            TryDelete(temp);
+        }
+    }
+
+    /// <summary>Moves a finished file from <see cref="StagingDirectory"/> to its final name: fsync, then create-only link.</summary>
+    public async Task AdoptAsync(ObjectName name, string stagedPath, CancellationToken ct)
+    {
+        string dest = PathOf(name);
+        string dir = Path.GetDirectoryName(dest)!;
+        Directory.CreateDirectory(dir);
+        using (var h = File.OpenHandle(stagedPath, FileMode.Open, FileAccess.ReadWrite))
+        {
+            Platform.Posix.FSync(h);
+        }
+        if (Platform.Posix.Link(stagedPath, dest))
+        {
+            TryDelete(stagedPath);
+            Platform.Posix.FSyncDirectory(dir);
+            return;
+        }
+        // The name exists: identical bytes make this a retry (success); anything else is refused.
+        bool same = await FilesEqualAsync(stagedPath, dest, ct).ConfigureAwait(false);
+        TryDelete(stagedPath);
+        if (!same)
+        {
+            throw new ObjectExistsException(Location, name);
+        }
+    }
+
+    private static async Task<bool> FilesEqualAsync(string a, string b, CancellationToken ct)
+    {
+        var fa = new FileInfo(a);
+        var fb = new FileInfo(b);
+        if (fa.Length != fb.Length)
+        {
+            return false;
+        }
+        await using var sa = fa.OpenRead();
+        await using var sb = fb.OpenRead();
+        byte[] ba = new byte[1 << 16];
+        byte[] bb = new byte[1 << 16];
+        while (true)
+        {
+            int na = await sa.ReadAtLeastAsync(ba, ba.Length, false, ct).ConfigureAwait(false);
+            int nb = await sb.ReadAtLeastAsync(bb, bb.Length, false, ct).ConfigureAwait(false);
+            if (na != nb || !ba.AsSpan(0, na).SequenceEqual(bb.AsSpan(0, nb)))
+            {
+                return false;
+            }
+            if (na == 0)
+            {
+                return true;
+            }
+        }
+    }
+
+    private static bool IsDiskFull(IOException e) => e.HResult == 28 || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    public Task DeleteAsync(ObjectName name, CancellationToken ct)
+    {
+        TryDeleteStrict(PathOf(name));
+        TryDelete(ThawPathOf(name));
+        return Task.CompletedTask;
+    }
+
+    private void TryDeleteStrict(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new PermanentStoreException($"deleting {path}: permission denied", e);
+        }
+    }
+
+    public async IAsyncEnumerable<ObjectInfo> ListAsync(ObjectKind kind, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await Task.Yield();
+        if (kind == ObjectKind.Config)
+        {
+            var fi = new FileInfo(Path.Combine(_root, "config"));
+            if (fi.Exists)
+            {
+                yield return new ObjectInfo(ObjectName.Config, fi.Length, fi.LastWriteTimeUtc, "local");
+            }
+            yield break;
+        }
+        string dir = Path.Combine(_root, ObjectKinds.Folder(kind));
+        if (!Directory.Exists(dir))
+        {
+            yield break;
+        }
+        var options = new EnumerationOptions { RecurseSubdirectories = kind == ObjectKind.Data, IgnoreInaccessible = true };
+        foreach (var fi in new DirectoryInfo(dir).EnumerateFiles("*", options))
+        {
+            ct.ThrowIfCancellationRequested();
+            if (ObjectName.IsValidName(kind, fi.Name))
+            {
+                var name = new ObjectName(kind, fi.Name);
+                yield return new ObjectInfo(name, fi.Length, fi.LastWriteTimeUtc, ClassOf(name));
+            }
+        }
+    }
+
+    public Task<ThawStatus> GetThawStatusAsync(ObjectName name, CancellationToken ct)
+    {
+        if (_simulation is null || name.Tier != Tier.Cold)
+        {
+            return Task.FromResult(new ThawStatus(ThawState.Readable));
+        }
+        if (!File.Exists(PathOf(name)))
+        {
+            throw new ObjectNotFoundException(Location, name);
+        }
+        string tp = ThawPathOf(name);
+        if (!File.Exists(tp))
+        {
+            return Task.FromResult(new ThawStatus(ThawState.Frozen));
+        }
+        var record = JsonSerializer.Deserialize(File.ReadAllText(tp), StoreJson.Default.SimulatedThaw)!;
+        DateTimeOffset now = _clock.GetUtcNow();
+        if (now >= record.ExpiresAt)
+        {
+            return Task.FromResult(new ThawStatus(ThawState.Frozen, record.ReadyAt, record.ExpiresAt));
+        }
+        return Task.FromResult(now >= record.ReadyAt
+            ? new ThawStatus(ThawState.Thawed, record.ReadyAt, record.ExpiresAt)
+            : new ThawStatus(ThawState.Thawing, record.ReadyAt, record.ExpiresAt));
+    }
+
+    public async Task RequestThawAsync(ObjectName name, ThawRequest request, CancellationToken ct)
+    {
+        if (_simulation is null || name.Tier != Tier.Cold)
+        {
+            return;
+        }
+        ThawStatus status = await GetThawStatusAsync(name, ct).ConfigureAwait(false);
+        if (status.State is ThawState.Thawing)
+        {
+            return;
+        }
+        DateTimeOffset now = _clock.GetUtcNow();
+        DateTimeOffset ready = now + _simulation.DelayFor(request.Tier);
+        var record = new SimulatedThaw(now, ready, ready + TimeSpan.FromSeconds(_simulation.DaySeconds * request.Days), request.Tier.ToString());
+        Directory.CreateDirectory(Path.Combine(_root, ".thaw"));
+        string tmp = ThawPathOf(name) + ".tmp";
+        File.WriteAllText(tmp, JsonSerializer.Serialize(record, StoreJson.Default.SimulatedThaw));
+        File.Move(tmp, ThawPathOf(name), overwrite: true);
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
+
+/// <summary>
+/// Settings of a simulated cold tier: how long a thaw takes per retrieval tier, and how long a simulated
+/// "day" lasts (86,400 s for a faithful rehearsal; tests shorten it so thawed copies expire quickly).
+/// </summary>
+public sealed record ColdSimulation(double DelaySeconds, double DaySeconds = 86400)
+{
+    /// <summary>Bulk takes the configured delay; Standard a quarter of it; Expedited a hundredth (as Deep Archive's 48 h vs 12 h).</summary>
+    public TimeSpan DelayFor(ThawTier tier) => TimeSpan.FromSeconds(tier switch
+    {
+        ThawTier.Bulk => DelaySeconds,
+        ThawTier.Standard => DelaySeconds / 4,
+        _ => DelaySeconds / 100,
+    });
+
+    internal static ColdSimulation? Load(string path) =>
+        File.Exists(path) ? JsonSerializer.Deserialize(File.ReadAllText(path), StoreJson.Default.ColdSimulation) : null;
+}
+
+internal sealed record SimulatedThaw(DateTimeOffset RequestedAt, DateTimeOffset ReadyAt, DateTimeOffset ExpiresAt, string Tier);
+
+/// <summary>A store that can take a finished local file by rename instead of copying it (the local folder).</summary>
+public interface IStagingStore
+{
+    /// <summary>A folder on the same file system as the store, for files that will be adopted.</summary>
+    string StagingDirectory { get; }
+
+    Task AdoptAsync(ObjectName name, string stagedPath, CancellationToken ct);
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+[JsonSerializable(typeof(ColdSimulation))]
+[JsonSerializable(typeof(SimulatedThaw))]
+internal sealed partial class StoreJson : JsonSerializerContext;
