@@ -1,0 +1,184 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Spectre.Console;
+using Strata.Archiver;
+using Strata.Cli.Output;
+using Strata.Repository;
+
+namespace Strata.Cli.Commands;
+
+internal static class BackupCommand
+{
+    private static readonly Argument<string[]> Paths = new("paths") { Arity = ArgumentArity.OneOrMore, Description = "files and folders to back up" };
+    private static readonly Option<string[]> Exclude = new("--exclude", "-e") { Description = "exclude paths matching GLOB (repeatable)", AllowMultipleArgumentsPerToken = false };
+    private static readonly Option<string[]> ExcludeFile = new("--exclude-file") { Description = "read exclude globs from a file, one per line (repeatable)" };
+    private static readonly Option<bool> OneFileSystem = new("--one-file-system", "-x") { Description = "do not cross file system boundaries" };
+    private static readonly Option<string[]> Tag = new("--tag") { Description = "add a tag to the snapshot (repeatable)" };
+    private static readonly Option<string?> Host = new("--host") { Description = "record this host name (default: this machine's)" };
+    private static readonly Option<string?> Parent = new("--parent") { Description = "compare with this snapshot instead of the latest of the same paths" };
+
+    public static Command Create()
+    {
+        var cmd = new Command("backup", "back up files and folders into the repository");
+        cmd.Arguments.Add(Paths);
+        foreach (Option o in new Option[] { Exclude, ExcludeFile, OneFileSystem, Tag, Host, Parent })
+        {
+            cmd.Options.Add(o);
+        }
+        cmd.SetAction((p, ct) => GlobalOptions.Guard(() => RunAsync(p, ct)));
+        return cmd;
+    }
+
+    private static async Task<int> RunAsync(ParseResult p, CancellationToken ct)
+    {
+        bool json = p.GetValue(GlobalOptions.Json);
+        bool quiet = p.GetValue(GlobalOptions.Quiet);
+        var excludes = ExcludeMatcher.FromFiles(p.GetValue(Exclude) ?? [], p.GetValue(ExcludeFile) ?? []);
+        string[] paths = p.GetValue(Paths) ?? [];
+        foreach (string path in paths)
+        {
+            if (!Platform.Posix.TryLStat(Platform.Posix.ToBytes(Path.GetFullPath(path)), out _, out int errno))
+            {
+                throw new UserInputException($"cannot back up {path}: {Platform.Posix.StrError(errno)}");
+            }
+        }
+        var given = paths.Select(Path.GetFullPath).ToList();
+        var normalized = Archiver.Archiver.NormalizePaths(paths);
+        if (given.Count != given.Distinct().Count() && !quiet && !json)
+        {
+            Console.Error.WriteLine("note: a path was given more than once; it is backed up once");
+        }
+
+        await using Repo repo = await GlobalOptions.OpenRepoAsync(p, ct);
+        var progress = new BackupProgress();
+        progress.Error += (path, message) =>
+        {
+            if (json)
+            {
+                Format.JsonLine(new() { ["message_type"] = "error", ["item"] = path, ["error"] = message });
+            }
+            else
+            {
+                Console.Error.WriteLine($"error: {path}: {message}");
+            }
+        };
+        progress.Changed += path =>
+        {
+            if (!json)
+            {
+                Console.Error.WriteLine($"warning: {path} changed while it was read; recorded as changed");
+            }
+        };
+        var options = new BackupOptions
+        {
+            Paths = normalized,
+            Excludes = excludes,
+            OneFileSystem = p.GetValue(OneFileSystem),
+            Tags = p.GetValue(Tag) ?? [],
+            Host = p.GetValue(Host) ?? Environment.MachineName,
+            Parent = p.GetValue(Parent),
+        };
+        var archiver = new Archiver.Archiver(repo, options, progress, new ParentTrees(repo, GlobalOptions.CacheRoot(p)));
+        var sw = Stopwatch.StartNew();
+        Task<BackupResult> run = archiver.RunAsync(ct);
+        BackupResult result;
+        if (json)
+        {
+            while (await Task.WhenAny(run, Task.Delay(1000, ct)) != run)
+            {
+                Format.JsonLine(Status(progress, sw.Elapsed));
+            }
+            result = await run;
+        }
+        else if (!quiet && !Console.IsErrorRedirected)
+        {
+            result = await ShowBarAsync(run, progress, sw);
+        }
+        else
+        {
+            result = await run;
+        }
+
+        var s = result.Snapshot;
+        if (json)
+        {
+            Format.JsonLine(new()
+            {
+                ["message_type"] = "summary",
+                ["snapshot_id"] = result.SnapshotId,
+                ["version"] = s.Version,
+                ["files_new"] = s.Stats.FilesNew,
+                ["files_changed"] = s.Stats.FilesChanged,
+                ["files_unmodified"] = s.Stats.FilesUnchanged,
+                ["dirs"] = s.Stats.Directories,
+                ["bytes_total"] = s.Stats.BytesTotal,
+                ["bytes_read"] = s.Stats.BytesRead,
+                ["data_added"] = s.Stats.BytesAdded,
+                ["data_stored"] = s.Stats.BytesStored,
+                ["blobs_added"] = s.Stats.BlobsAdded,
+                ["packs_added"] = s.Stats.PacksAdded,
+                ["skipped"] = s.Skipped.Count,
+                ["changed_while_reading"] = s.ChangedWhileReading.Count,
+                ["partial"] = s.Partial,
+                ["total_duration"] = sw.Elapsed.TotalSeconds,
+            });
+        }
+        else if (!quiet)
+        {
+            Console.WriteLine($"Files: {s.Stats.FilesNew} new, {s.Stats.FilesChanged} changed, {s.Stats.FilesUnchanged} unmodified");
+            Console.WriteLine($"Dirs:  {s.Stats.Directories}");
+            Console.WriteLine($"Added to the repository: {Format.Bytes(s.Stats.BytesAdded)} ({Format.Bytes(s.Stats.BytesStored)} stored) in {s.Stats.BlobsAdded} blobs");
+            Console.WriteLine($"processed {s.Stats.FilesNew + s.Stats.FilesChanged + s.Stats.FilesUnchanged} files, {Format.Bytes(s.Stats.BytesTotal)} in {Format.Duration(sw.Elapsed)}");
+            string since = s.SecondsSincePrevious is { } sec ? $", {Format.Duration(TimeSpan.FromSeconds(sec))} after v{s.Version - 1}" : "";
+            Console.WriteLine($"snapshot {result.SnapshotId[..8]} saved (v{s.Version}{since})");
+            if (s.Partial)
+            {
+                Console.Error.WriteLine($"warning: {s.Skipped.Count} files or folders could not be read; the snapshot lists them and is partial");
+            }
+        }
+        return s.Partial ? ExitCodes.Partial : ExitCodes.Ok;
+    }
+
+    private static Dictionary<string, object?> Status(BackupProgress pr, TimeSpan elapsed) => new()
+    {
+        ["message_type"] = "status",
+        ["seconds_elapsed"] = (long)elapsed.TotalSeconds,
+        ["percent_done"] = pr.BytesTotal > 0 ? Math.Min(1.0, (double)pr.BytesDone / pr.BytesTotal) : 0.0,
+        ["total_files"] = pr.FilesTotal,
+        ["files_done"] = pr.FilesDone,
+        ["total_bytes"] = pr.BytesTotal,
+        ["bytes_done"] = pr.BytesDone,
+        ["current_files"] = new List<string> { pr.CurrentFile },
+    };
+
+    private static async Task<BackupResult> ShowBarAsync(Task<BackupResult> run, BackupProgress pr, Stopwatch sw)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        BackupResult? result = null;
+        await console.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new TransferSpeedColumn(), new RemainingTimeColumn())
+            .StartAsync(async ctx =>
+            {
+                var task = ctx.AddTask("scanning", maxValue: 1);
+                while (true)
+                {
+                    task.MaxValue = Math.Max(1, pr.BytesTotal);
+                    task.Value = Math.Min(pr.BytesDone, task.MaxValue);
+                    string cur = pr.CurrentFile;
+                    if (cur.Length > 40)
+                    {
+                        cur = "…" + cur[^39..];
+                    }
+                    task.Description = Markup.Escape($"{pr.FilesDone}/{pr.FilesTotal}{(pr.ScanDone ? "" : "+")} files {Format.Bytes(pr.BytesDone)} {cur}");
+                    if (await Task.WhenAny(run, Task.Delay(200)) == run)
+                    {
+                        break;
+                    }
+                }
+                result = await run;
+            });
+        _ = sw;
+        return result!;
+    }
+}

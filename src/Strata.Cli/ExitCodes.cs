@@ -1,0 +1,48 @@
+using Strata.Crypto;
+using Strata.Platform;
+using Strata.Repository;
+using Strata.Stores;
+
+namespace Strata.Cli;
+
+/// <summary>Exit codes (restic's where they overlap); documented in README.md.</summary>
+internal static class ExitCodes
+{
+    public const int Ok = 0;
+    public const int Failure = 1;
+    public const int Usage = 2;
+    /// <summary>The backup finished but some files could not be read; the snapshot lists them.</summary>
+    public const int Partial = 3;
+    /// <summary>check found problems, or restore could not restore every file.</summary>
+    public const int Damaged = 4;
+    public const int NoRepository = 10;
+    public const int WrongPassword = 12;
+    public const int WriterKey = 13;
+
+    /// <summary>The only place an exception becomes a message and an exit code. No stack traces for user errors.</summary>
+    public static int Report(Exception e)
+    {
+        (int code, string message) = e switch
+        {
+            OperationCanceledException => (130, "interrupted"),
+            RepositoryNotFoundException => (NoRepository, e.Message),
+            WrongPasswordException => (WrongPassword, e.Message),
+            WriterKeyException => (WriterKey, e.Message),
+            UserInputException => (Usage, e.Message),
+            CorruptionException => (Damaged, e.Message),
+            RepositoryFormatException => (Failure, e.Message),
+            StoreException => (Failure, e.Message),
+            PosixException => (Failure, e.Message),
+            CryptoFailureException => (Failure, e.Message),
+            IOException or UnauthorizedAccessException => (Failure, e.Message),
+            _ => (Failure, $"internal error: {e.GetType().Name}: {e.Message}"),
+        };
+        Console.Error.WriteLine($"strata: {message}");
+        if (code == Failure && e is not (StoreException or RepositoryFormatException or IOException or UnauthorizedAccessException or PosixException)
+            && Environment.GetEnvironmentVariable("STRATA_DEBUG") == "1")
+        {
+            Console.Error.WriteLine(e);
+        }
+        return code;
+    }
+}

@@ -1,0 +1,195 @@
+using System.Security.Cryptography;
+using Strata.Crypto;
+using Strata.Index;
+using Strata.Packs;
+using Strata.Platform;
+using Strata.Repository;
+using Strata.Snapshots;
+using Strata.Stores;
+
+namespace Strata.Maintenance;
+
+/// <summary>One problem check found: what, where, and what to run.</summary>
+public sealed record CheckFinding(string Object, string Problem, string Advice);
+
+public sealed record CheckResult(int Snapshots, int Trees, long Blobs, int PacksRead, IReadOnlyList<CheckFinding> Findings)
+{
+    public bool Ok => Findings.Count == 0;
+}
+
+/// <summary>
+/// Structural check from warm data only: every snapshot's trees load, every blob they name is in the index,
+/// every indexed pack and its catalog exist. With <c>readData</c> every pack is read whole, its SHA-256 compared
+/// with its name, and every blob authenticated and verified; damaged blobs are traced to the files that use them.
+/// </summary>
+public sealed class Checker(Repo repo)
+{
+    private readonly List<CheckFinding> _findings = [];
+
+    public async Task<CheckResult> RunAsync(bool readData, Action<string>? log, CancellationToken ct)
+    {
+        var snapshots = await repo.ListSnapshotsAsync(ct).ConfigureAwait(false);
+        var seenTrees = new HashSet<BlobId>();
+        var usedBlobs = new Dictionary<BlobId, string>();
+
+        // Packs and catalogs exist.
+        var data = new Dictionary<string, ObjectInfo>();
+        await foreach (var o in repo.Store.ListAsync(ObjectKind.Data, ct).ConfigureAwait(false))
+        {
+            data[o.Name.Name] = o;
+        }
+        await foreach (var o in repo.Store.ListAsync(ObjectKind.Tree, ct).ConfigureAwait(false))
+        {
+            data[o.Name.Name] = o;
+        }
+        var catalogs = new HashSet<string>();
+        await foreach (var o in repo.Store.ListAsync(ObjectKind.Catalogs, ct).ConfigureAwait(false))
+        {
+            catalogs.Add(o.Name.Name);
+        }
+        foreach (PackRecord p in repo.Index.Packs)
+        {
+            string id = p.Id.ToString();
+            if (!data.TryGetValue(id, out ObjectInfo? info))
+            {
+                _findings.Add(new CheckFinding(p.ObjectName.Path, "pack is in the index but missing from the store", "restore what you can; run strata repair index (later versions) and back up again"));
+            }
+            else if (info.Length != p.Length)
+            {
+                _findings.Add(new CheckFinding(p.ObjectName.Path, $"pack is {info.Length} bytes, the index says {p.Length} (truncated?)", "run strata check --read-data to see which files are affected"));
+            }
+            if (!catalogs.Contains(id))
+            {
+                _findings.Add(new CheckFinding($"catalogs/{id}", "warm catalog copy is missing", "the pack is still readable; a later backup or repair rewrites it"));
+            }
+        }
+        foreach (var id in data.Keys.Where(k => BlobId.TryParse(k, out BlobId b) && !repo.Index.HasPack(b)))
+        {
+            _findings.Add(new CheckFinding($"data|tree/{id}", "pack is not in the index (left by an interrupted backup)", "harmless; the next backup indexes it if it has a catalog"));
+        }
+
+        foreach (SnapshotRef s in snapshots)
+        {
+            log?.Invoke($"snapshot {s.ShortId}");
+            await CheckTreeAsync(BlobId.Parse(s.Snapshot.Tree), "", s, seenTrees, usedBlobs, ct).ConfigureAwait(false);
+        }
+
+        int packsRead = 0;
+        if (readData)
+        {
+            foreach (PackRecord p in repo.Index.Packs)
+            {
+                ct.ThrowIfCancellationRequested();
+                if (!data.ContainsKey(p.Id.ToString()))
+                {
+                    continue;
+                }
+                log?.Invoke($"reading {p.ObjectName.Path}");
+                await ReadPackAsync(p, usedBlobs, ct).ConfigureAwait(false);
+                packsRead++;
+            }
+        }
+        return new CheckResult(snapshots.Count, seenTrees.Count, usedBlobs.Count, packsRead, _findings);
+    }
+
+    private async Task CheckTreeAsync(BlobId id, string prefix, SnapshotRef s, HashSet<BlobId> seen, Dictionary<BlobId, string> used, CancellationToken ct)
+    {
+        if (!seen.Add(id))
+        {
+            return;
+        }
+        if (!repo.Index.Contains(id))
+        {
+            _findings.Add(new CheckFinding($"tree {id.Short} ({(prefix.Length == 0 ? "/" : prefix)}, snapshot {s.ShortId})", "tree blob is not in the index", "the snapshot is incomplete; forget it or run strata recover"));
+            return;
+        }
+        used.TryAdd(id, prefix.Length == 0 ? "/" : prefix);
+        Tree t;
+        try
+        {
+            t = await repo.LoadTreeAsync(id, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is CorruptionException or StoreException)
+        {
+            _findings.Add(new CheckFinding($"tree {id.Short} ({prefix}, snapshot {s.ShortId})", e.Message, "the snapshot is incomplete below this folder"));
+            return;
+        }
+        foreach (Node n in t.Nodes)
+        {
+            string path = prefix + "/" + n.DisplayName;
+            foreach (BlobId b in n.Content)
+            {
+                if (!repo.Index.Contains(b))
+                {
+                    _findings.Add(new CheckFinding($"blob {b.Short}", $"data of {path} (snapshot {s.ShortId}) is not in the index", "the file cannot be restored from this snapshot"));
+                }
+                used.TryAdd(b, path);
+            }
+            if (n.Subtree is { } sub)
+            {
+                await CheckTreeAsync(sub, path, s, seen, used, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task ReadPackAsync(PackRecord p, Dictionary<BlobId, string> used, CancellationToken ct)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = await repo.ReadWholeAsync(p.ObjectName, ct).ConfigureAwait(false);
+        }
+        catch (ObjectFrozenException e)
+        {
+            _findings.Add(new CheckFinding(p.ObjectName.Path, e.Message, "thaw it first (strata restore plans thaws)"));
+            return;
+        }
+        var entries = repo.Index.EntriesByPack().GetValueOrDefault(p.Number) ?? [];
+        if (BlobId.Read(SHA256.HashData(bytes)) != p.Id)
+        {
+            _findings.Add(new CheckFinding(p.ObjectName.Path, "pack content does not match its name (SHA-256): it is damaged", "files listed below may not restore"));
+        }
+        byte[]? key = null;
+        try
+        {
+            PackTrailer t = PackTrailer.Read(bytes.AsSpan(bytes.Length - PackTrailer.Size), p.ObjectName.Path);
+            key = KeyWrap.Unwrap(repo.Keys.PrivateKey ?? throw new WriterKeyException("check --read-data"), t.WrappedKey);
+        }
+        catch (CorruptionException e)
+        {
+            _findings.Add(new CheckFinding(p.ObjectName.Path, e.Message, "the pack's trailer is damaged; its blobs are read with the key from the warm catalog"));
+        }
+        if (key is null)
+        {
+            try
+            {
+                await repo.ReadBlobAsync(entries.FirstOrDefault().Id, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is CorruptionException or StoreException)
+            {
+                _findings.Add(new CheckFinding(p.ObjectName.Path, "the pack key cannot be recovered", "every blob in this pack is unreadable"));
+                return;
+            }
+        }
+        using var aead = key is null ? null : new Aead(key);
+        foreach (CatalogEntry e in entries)
+        {
+            try
+            {
+                if (e.Offset + e.StoredLength > bytes.Length)
+                {
+                    throw new CorruptionException($"{p.ObjectName.Path}: blob {e.Id.Short} lies past the end of the pack (truncated)");
+                }
+                if (aead is not null)
+                {
+                    PackCodec.OpenBlob(bytes.AsSpan((int)e.Offset, e.StoredLength), e, aead, repo.Keys, p.ObjectName.Path);
+                }
+            }
+            catch (CorruptionException ex)
+            {
+                string who = used.TryGetValue(e.Id, out string? path) ? $"; used by {path}" : "; not used by any snapshot";
+                _findings.Add(new CheckFinding(p.ObjectName.Path, ex.Message + who, "that file cannot be restored from this pack; back it up again if you still have it"));
+            }
+        }
+    }
+}
