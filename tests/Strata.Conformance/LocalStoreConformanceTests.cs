@@ -5,7 +5,7 @@ namespace Strata.Conformance;
 /// <summary>The local folder store, in a fresh temporary folder per test.</summary>
 public class LocalStoreConformanceTests : StoreConformanceTests
 {
-    protected readonly string Root = Path.Combine(Path.GetTempPath(), "strata-conformance-" + Guid.NewGuid().ToString("N"));
+    protected string Root { get; } = Path.Combine(Path.GetTempPath(), "strata-conformance-" + Guid.NewGuid().ToString("N"));
 
     protected override Task<IStore> CreateStoreAsync() => Task.FromResult<IStore>(new LocalStore(Root));
 

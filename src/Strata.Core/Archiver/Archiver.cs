@@ -290,7 +290,7 @@ public sealed class Archiver
                 Tree? sub = parentNode?.Subtree is { } s && parentNode.Kind == FileKind.Directory ? await _parents.LoadTreeAsync(s, ct).ConfigureAwait(false) : null;
                 return await WalkDirAsync(full, display, name, st, sub, ct).ConfigureAwait(false);
             case FileKind.Regular:
-                return VisitFileAsync(full, display, name, st, parentNode, ct);
+                return await VisitFileAsync(full, display, name, st, parentNode, ct).ConfigureAwait(false);
             default:
                 Node? n = MakeNode(full, display, name, st);
                 return Task.FromResult(n);
@@ -384,7 +384,8 @@ public sealed class Archiver
         _progress.ReportError(path, message);
     }
 
-    private Task<Node?> VisitFileAsync(byte[] full, string display, byte[] name, FileStat st, Node? parentNode, CancellationToken ct)
+    /// <summary>Queues a changed file for the workers (in walk order) or reuses the parent's content; returns the node's task.</summary>
+    private async ValueTask<Task<Node?>> VisitFileAsync(byte[] full, string display, byte[] name, FileStat st, Node? parentNode, CancellationToken ct)
     {
         Node? node = MakeNode(full, display, name, st);
         if (node is null)
@@ -401,23 +402,10 @@ public sealed class Archiver
         }
         Interlocked.Increment(ref parentNode is null ? ref _filesNew : ref _filesChanged);
         var job = new FileJob(full, display, st, node);
-        if (!_order.Writer.TryWrite(job))
-        {
-            return EnqueueSlowAsync(job, ct);
-        }
-        return EnqueueJobsAsync(job, ct);
-    }
-
-    private async Task<Node?> EnqueueSlowAsync(FileJob job, CancellationToken ct)
-    {
+        // Both writes complete before the walk moves on, so completing the channels after the walk loses nothing.
         await _order.Writer.WriteAsync(job, ct).ConfigureAwait(false);
-        return await EnqueueJobsAsync(job, ct).ConfigureAwait(false);
-    }
-
-    private async Task<Node?> EnqueueJobsAsync(FileJob job, CancellationToken ct)
-    {
         await _jobs.Writer.WriteAsync(job, ct).ConfigureAwait(false);
-        return await job.Result.Task.ConfigureAwait(false);
+        return job.Result.Task;
     }
 
     // ---------------- workers ----------------
