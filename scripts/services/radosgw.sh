@@ -78,12 +78,28 @@ wait_answering() {
     return 1
 }
 
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
 cmd_start() {
     if answering; then
         log "already answering on $URL"
         return 0
     fi
     installed || cmd_install
+    # One start at a time on this machine (the ports are the machine's, whichever checkout runs this).
+    exec 9>/tmp/strata-radosgw.lock
+    flock -w 120 9 || { log "another start holds /tmp/strata-radosgw.lock"; return 1; }
+    if answering; then
+        log "already answering on $URL"
+        return 0
+    fi
+    if port_taken 6789 || port_taken $PORT; then
+        # A cluster from another folder is coming up (or is stuck): wait for it rather than fight for its ports.
+        log "ports 6789/$PORT are taken by another Ceph; waiting for it to answer"
+        wait_answering && { log "answering on $URL (started elsewhere)"; return 0; }
+        log "ports 6789/$PORT are taken but nothing answers S3; stop the other Ceph first"
+        return 1
+    fi
     # A previous cluster in this folder is stale (memstore lost its data when it stopped): start afresh.
     kill_daemons
     rm -rf "$D"

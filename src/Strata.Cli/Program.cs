@@ -25,4 +25,11 @@ if (parsed.Errors.Count > 0)
     Console.Error.WriteLine("run 'strata --help' for usage");
     return ExitCodes.Usage;
 }
-return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+int code = await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+if (Environment.GetEnvironmentVariable("STRATA_DEBUG_MEMORY") == "1")
+{
+    var gc = GC.GetGCMemoryInfo();
+    using var self = System.Diagnostics.Process.GetCurrentProcess();
+    Console.Error.WriteLine($"memory: peak working set {self.PeakWorkingSet64 >> 20} MiB, GC heap {gc.HeapSizeBytes >> 20} MiB, committed {gc.TotalCommittedBytes >> 20} MiB, peak-ish promoted {gc.PromotedBytes >> 20} MiB, total allocated {GC.GetTotalAllocatedBytes() >> 20} MiB, gen0 collections {GC.CollectionCount(0)}, gen2 {GC.CollectionCount(2)}");
+}
+return code;

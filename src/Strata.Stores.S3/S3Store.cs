@@ -24,6 +24,7 @@ public sealed class S3Store : IStore
 {
     private const int CompareBufferSize = 64 * 1024;
     private static readonly TimeSpan AbortTimeout = TimeSpan.FromSeconds(30);
+    private const string NoCredentialsHint = "no AWS credentials found: set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or AWS_PROFILE";
 
     private readonly IAmazonS3 _client;
     private readonly S3StoreOptions _options;
@@ -60,6 +61,9 @@ public sealed class S3Store : IStore
             ResponseChecksumValidation = options.ResponseChecksumValidation,
             MaxConnectionsPerServer = options.Connections,
             MaxErrorRetry = options.SdkRetries,
+            // Own connections per store: radosgw answers some PUT errors (403, NoSuchBucket) before reading a small body and
+            // then parses that body as the next request, so one store's failure must not reach another store's requests.
+            CacheHttpClient = false,
         };
         if (httpClientFactory is not null)
         {
@@ -83,8 +87,6 @@ public sealed class S3Store : IStore
             throw new PermanentStoreException($"cannot open {Location}: {NoCredentialsHint}", e);
         }
     }
-
-    private const string NoCredentialsHint = "no AWS credentials found: set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or AWS_PROFILE";
 
     public string Location { get; }
 
@@ -783,6 +785,11 @@ public sealed class S3Store : IStore
                     || s.StatusCode == HttpStatusCode.Forbidden)
                 {
                     return new PermanentStoreException($"access denied to {_options.Bucket} at {_endpoint}: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY", e);
+                }
+                if (status == 400 && code is "" or "BadRequest")
+                {
+                    // No error document: not S3 refusing the request but a garbled exchange (see CacheHttpClient above).
+                    return new TransientStoreException($"{what}: the server answered HTTP 400 without a reason; worth retrying", e);
                 }
                 if (status >= 500 || status is 408 or 429 || code is "SlowDown" or "RequestTimeout" or "InternalError" or "ServiceUnavailable" or "ConditionalRequestConflict" or "OperationAborted")
                 {

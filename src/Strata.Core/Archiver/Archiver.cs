@@ -48,6 +48,11 @@ public sealed class Archiver
     private readonly Channel<FileJob> _order;
     private readonly Channel<FinishedPack> _uploads = Channel.CreateBounded<FinishedPack>(2);
     private readonly ConcurrentDictionary<BlobId, byte> _pending = new();
+    /// <summary>
+    /// Files between the walker and the sequencer. Bounds how far workers run ahead of the sequencer, and so the
+    /// chunk buffers waiting for it: at most this many files, each holding at most its channel's 6 chunks.
+    /// </summary>
+    private readonly SemaphoreSlim _inFlight = new(24);
     private readonly List<IndexSegment.PackEntries> _written = [];
     private readonly Lock _treeLock = new();
     private readonly string _staging;
@@ -403,6 +408,7 @@ public sealed class Archiver
         Interlocked.Increment(ref parentNode is null ? ref _filesNew : ref _filesChanged);
         var job = new FileJob(full, display, st, node);
         // Both writes complete before the walk moves on, so completing the channels after the walk loses nothing.
+        await _inFlight.WaitAsync(ct).ConfigureAwait(false);
         await _order.Writer.WriteAsync(job, ct).ConfigureAwait(false);
         await _jobs.Writer.WriteAsync(job, ct).ConfigureAwait(false);
         return job.Result.Task;
@@ -416,7 +422,7 @@ public sealed class Archiver
         public string Display { get; } = display;
         public FileStat Stat { get; } = stat;
         public Node Node { get; } = node;
-        public Channel<Chunk> Chunks { get; } = Channel.CreateBounded<Chunk>(new BoundedChannelOptions(6) { SingleReader = true, SingleWriter = true });
+        public Channel<Chunk> Chunks { get; } = Channel.CreateBounded<Chunk>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
         public TaskCompletionSource<Node?> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public string? Error { get; set; }
         public bool Changed { get; set; }
@@ -430,7 +436,9 @@ public sealed class Archiver
     private async Task WorkerAsync(CancellationToken ct)
     {
         var chunker = _repo.Chunker;
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(chunker.MaxSize * 2);
+        // Twice the largest chunk: cuts are made while a whole max-size chunk is buffered, and the remainder is
+        // moved to the front at most once per MaxSize bytes consumed.
+        byte[] buffer = GC.AllocateUninitializedArray<byte>(chunker.MaxSize * 2);
         using var compressor = new ZstdSharp.Compressor(_repo.Config.Compression.ColdLevel);
         using var sampler = new ZstdSharp.Compressor(1);
         byte[] sample = ArrayPool<byte>.Shared.Rent(ZstdSharp.Compressor.GetCompressBound(SampleSize));
@@ -454,7 +462,6 @@ public sealed class Archiver
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
             ArrayPool<byte>.Shared.Return(sample);
         }
     }
@@ -571,15 +578,15 @@ public sealed class Archiver
         if (tryCompress)
         {
             int bound = ZstdSharp.Compressor.GetCompressBound(data.Length);
-            byte[] output = ArrayPool<byte>.Shared.Rent(bound);
+            byte[] output = BlobBuffers.Pool.Rent(bound);
             int n = compressor.Wrap(data, output);
             if (n < data.Length - (data.Length / 64))
             {
                 return (output, n, true);
             }
-            ArrayPool<byte>.Shared.Return(output);
+            BlobBuffers.Pool.Return(output);
         }
-        byte[] raw = ArrayPool<byte>.Shared.Rent(data.Length);
+        byte[] raw = BlobBuffers.Pool.Rent(data.Length);
         data.CopyTo(raw);
         return (raw, data.Length, false);
     }
@@ -589,6 +596,20 @@ public sealed class Archiver
     private async Task SequencerAsync(CancellationToken ct)
     {
         await foreach (FileJob job in _order.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+        {
+            try
+            {
+                await SequenceAsync(job, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                _inFlight.Release();
+            }
+        }
+    }
+
+    private async Task SequenceAsync(FileJob job, CancellationToken ct)
+    {
         {
             var ids = new List<BlobId>();
             await foreach (Chunk c in job.Chunks.Reader.ReadAllAsync(ct).ConfigureAwait(false))
@@ -616,14 +637,14 @@ public sealed class Archiver
                 }
                 finally
                 {
-                    ArrayPool<byte>.Shared.Return(c.Buffer);
+                    BlobBuffers.Pool.Return(c.Buffer);
                 }
             }
             if (job.Error is not null)
             {
                 Skip(job.Display, job.Error);
                 job.Result.TrySetResult(null);
-                continue;
+                return;
             }
             if (job.Changed)
             {

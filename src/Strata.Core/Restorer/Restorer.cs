@@ -14,7 +14,7 @@ public sealed record RestoreOptions
     /// <summary>Restore only paths matching one of these globs (or under a matching folder). Empty: everything.</summary>
     public ExcludeMatcher Includes { get; init; } = new([]);
     public ExcludeMatcher Excludes { get; init; } = new([]);
-    public int Workers { get; init; } = 4;
+    public int Workers { get; init; } = 8;
     /// <summary>Restore owners (needs root); by default on when running as root.</summary>
     public bool RestoreOwners { get; init; } = Posix.GetEuid() == 0;
 }
