@@ -9,10 +9,21 @@ namespace Strata.Cli;
 /// </summary>
 internal static class StoreRegistry
 {
+    /// <summary>Opens the store for a location. Remote stores get retries with backoff and a concurrency limit; a local folder is used as is.</summary>
     public static IStore Open(string location)
     {
         IStore inner = OpenRaw(location);
-        return inner;
+        return inner is LocalStore ? inner : new RetryingStore(new LimitingStore(inner));
+    }
+
+    /// <summary>Prepares a new repository's location (creates the S3 bucket if missing).</summary>
+    public static async Task PrepareForInitAsync(string location, CancellationToken ct)
+    {
+        if (location.StartsWith("s3:", StringComparison.Ordinal))
+        {
+            await using var s3 = (Strata.Stores.S3.S3Store)OpenRemote("s3:", location);
+            await s3.CreateBucketIfMissingAsync(ct);
+        }
     }
 
     private static IStore OpenRaw(string location)
@@ -37,8 +48,29 @@ internal static class StoreRegistry
 
     private static IStore OpenRemote(string scheme, string location) => scheme switch
     {
+        "s3:" => OpenS3(location),
         _ => throw new UserInputException($"repositories of the form '{scheme}...' are not supported by this build yet ({Redact(location)})"),
     };
+
+    private static IStore OpenS3(string location)
+    {
+        Strata.Stores.S3.S3StoreOptions options;
+        try
+        {
+            options = Strata.Stores.S3.S3Store.ParseUrl(location);
+            string? cold = Environment.GetEnvironmentVariable("STRATA_S3_COLD_CLASS");
+            if (!string.IsNullOrEmpty(cold))
+            {
+                options = options with { ColdStorageClass = cold };
+            }
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserInputException($"{Redact(location)}: {e.Message}");
+        }
+        return new Strata.Stores.S3.S3Store(options);
+    }
 
     public static string Redact(string location)
     {

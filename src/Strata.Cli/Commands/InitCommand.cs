@@ -29,6 +29,7 @@ internal static class InitCommand
     private static async Task<int> RunAsync(ParseResult p, CancellationToken ct)
     {
         string location = GlobalOptions.RepoLocation(p);
+        await StoreRegistry.PrepareForInitAsync(location, ct);
         await using IStore store = GlobalOptions.OpenStore(p);
         if (await store.StatAsync(ObjectName.Config, ct) is not null)
         {
