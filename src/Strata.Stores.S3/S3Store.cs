@@ -106,7 +106,10 @@ public sealed class S3Store : IStore
         HasColdTier: IsArchiveClass(_options.ColdStorageClass),
         SimulatedCold: false,
         AtomicCreate: true,
-        ColdReadsDirectly: ColdReadsDirectly);
+        ColdReadsDirectly: ColdReadsDirectly,
+        PriceProvider: "aws-s3",
+        ColdStorageClass: _options.ColdStorageClass,
+        WarmStorageClass: _options.WarmStorageClass);
 
     /// <summary>GLACIER and DEEP_ARCHIVE need a RestoreObject before a read; every other class reads at once.</summary>
     public static bool IsArchiveClass(string storageClass) => storageClass is "GLACIER" or "DEEP_ARCHIVE";

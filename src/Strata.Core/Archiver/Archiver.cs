@@ -52,7 +52,7 @@ public sealed class Archiver
     /// Files between the walker and the sequencer. Bounds how far workers run ahead of the sequencer, and so the
     /// chunk buffers waiting for it: at most this many files, each holding at most its channel's 6 chunks.
     /// </summary>
-    private readonly SemaphoreSlim _inFlight = new(24);
+    private readonly SemaphoreSlim _inFlight = new(12);
     private readonly List<IndexSegment.PackEntries> _written = [];
     private readonly Lock _treeLock = new();
     private readonly string _staging;

@@ -158,12 +158,18 @@ public sealed record ThawRequest(ThawTier Tier, int Days);
 /// <param name="SimulatedCold">The cold tier is a local simulation (for rehearsals and tests).</param>
 /// <param name="AtomicCreate">A create-only write is atomic: no reader ever sees a partial object.</param>
 /// <param name="ColdReadsDirectly">The store keeps an archive class but reads it without a thaw (radosgw).</param>
+/// <param name="PriceProvider">Which price table prices this store ("aws-s3", "azure-blob", "backblaze-b2", "local").</param>
+/// <param name="ColdStorageClass">The storage class cold objects land in ("DEEP_ARCHIVE", ...; "local" when there is none).</param>
+/// <param name="WarmStorageClass">The storage class warm objects land in.</param>
 public sealed record StoreProperties(
     int Connections,
     bool HasColdTier,
     bool SimulatedCold = false,
     bool AtomicCreate = true,
-    bool ColdReadsDirectly = false);
+    bool ColdReadsDirectly = false,
+    string PriceProvider = "local",
+    string ColdStorageClass = "local",
+    string WarmStorageClass = "local");
 
 /// <summary>
 /// The narrow contract every backend implements. It knows nothing about backups: it stores immutable

@@ -28,7 +28,10 @@ public sealed class LocalStore : IStore, IStagingStore
 
     public string Location => _root;
 
-    public StoreProperties Properties => new(Connections: 4, HasColdTier: _simulation is not null, SimulatedCold: _simulation is not null);
+    /// <summary>A simulated cold tier is priced as AWS S3 Deep Archive (with STANDARD for warm objects), so a rehearsal shows real numbers.</summary>
+    public StoreProperties Properties => _simulation is null
+        ? new(Connections: 4, HasColdTier: false)
+        : new(Connections: 4, HasColdTier: true, SimulatedCold: true, PriceProvider: "aws-s3", ColdStorageClass: "DEEP_ARCHIVE", WarmStorageClass: "STANDARD");
 
     public ColdSimulation? Simulation => _simulation;
 
