@@ -20,7 +20,7 @@ namespace Strata.Stores.S3;
 /// Errors are classified here: throttling, 5xx, timeouts and dropped connections are transient; credentials,
 /// a missing bucket and other 4xx are permanent. Messages name the object and the store, never a secret.
 /// </summary>
-public sealed class S3Store : IStore
+public sealed class S3Store : IStore, IColdTransition
 {
     private const int CompareBufferSize = 64 * 1024;
     private static readonly TimeSpan AbortTimeout = TimeSpan.FromSeconds(30);
@@ -116,7 +116,33 @@ public sealed class S3Store : IStore
 
     private string Key(ObjectName name) => _prefix + name.Path;
 
-    private S3StorageClass ClassFor(ObjectName name) => name.Tier == Tier.Cold ? _coldClass : _warmClass;
+    private S3StorageClass ClassFor(ObjectName name) => name.Tier == Tier.Cold && !_options.StageWarm ? _coldClass : _warmClass;
+
+    public bool StagesWarm => _options.StageWarm;
+
+    public bool IsStaged(ObjectInfo info) => info.Name.Tier == Tier.Cold && info.StorageClass != _options.ColdStorageClass;
+
+    /// <summary>Moves a staged cold object to the cold class with an in-place CopyObject (same bytes, same key, new class).</summary>
+    public async Task MoveToColdAsync(ObjectName name, CancellationToken ct)
+    {
+        try
+        {
+            await _client.CopyObjectAsync(new CopyObjectRequest
+            {
+                SourceBucket = _options.Bucket,
+                SourceKey = Key(name),
+                DestinationBucket = _options.Bucket,
+                DestinationKey = Key(name),
+                StorageClass = _coldClass,
+                MetadataDirective = S3MetadataDirective.COPY,
+            }, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not StoreException)
+        {
+            ct.ThrowIfCancellationRequested();
+            throw Classify(e, "moving to " + _options.ColdStorageClass, name);
+        }
+    }
 
     // ---------------------------------------------------------------- stat
 

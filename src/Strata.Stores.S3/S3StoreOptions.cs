@@ -58,6 +58,9 @@ public sealed record S3StoreOptions
     /// <summary>The class of warm objects (everything else).</summary>
     public string WarmStorageClass { get; init; } = "STANDARD";
 
+    /// <summary>Write cold objects to the warm class first; the backup moves them to the cold class once it is complete and verified.</summary>
+    public bool StageWarm { get; init; }
+
     /// <summary>Objects larger than this go up as multipart uploads.</summary>
     public long MultipartThreshold { get; init; } = 16 * MiB;
 

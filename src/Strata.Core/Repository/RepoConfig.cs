@@ -16,13 +16,14 @@ public sealed record RepoConfig(
     ChunkerParameters Chunker,
     PackParameters Packs,
     CompressionParameters Compression,
+    StorageParameters Storage,
     string[] RequiredFeatures)
 {
     public const string FormatName = "strata";
     public const int MaxSupportedVersion = 1;
     public static readonly string[] KnownFeatures = [];
 
-    public static RepoConfig CreateNew(DateTimeOffset now, long? coldPackSize = null) => new(
+    public static RepoConfig CreateNew(DateTimeOffset now, long? coldPackSize = null, StorageParameters? storage = null) => new(
         FormatName,
         1,
         Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)),
@@ -30,6 +31,7 @@ public sealed record RepoConfig(
         ChunkerParameters.Default,
         PackParameters.Default with { ColdTargetSize = coldPackSize ?? PackParameters.Default.ColdTargetSize },
         CompressionParameters.Default,
+        storage ?? StorageParameters.Default,
         []);
 
     public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, RepoJson.Default.RepoConfig);
@@ -45,7 +47,7 @@ public sealed record RepoConfig(
         {
             throw new RepositoryFormatException($"the config of {location} is damaged (not valid JSON: {e.Message}); it cannot be opened");
         }
-        if (c is null || c.Format != FormatName || c.Chunker is null || c.Packs is null || c.Compression is null || string.IsNullOrEmpty(c.Id))
+        if (c is null || c.Format != FormatName || c.Chunker is null || c.Packs is null || c.Compression is null || c.Storage is null || string.IsNullOrEmpty(c.Id))
         {
             throw new RepositoryFormatException($"the config of {location} is damaged or is not a Strata repository config");
         }
@@ -83,6 +85,17 @@ public sealed record ChunkerParameters(string Algorithm, int MinSize, int AvgSiz
 public sealed record PackParameters(long ColdTargetSize, long WarmTargetSize)
 {
     public static readonly PackParameters Default = new(128L << 20, 16L << 20);
+}
+
+/// <summary>
+/// Where cold objects live on stores with storage classes: the class for data packs, and whether packs are
+/// first written to the warm class and moved to the cold one only after the backup is complete and verified.
+/// </summary>
+public sealed record StorageParameters(string ColdClass, bool StageWarm)
+{
+    public static readonly StorageParameters Default = new("DEEP_ARCHIVE", false);
+
+    public static readonly IReadOnlyList<string> ColdClasses = ["DEEP_ARCHIVE", "GLACIER", "GLACIER_IR", "STANDARD_IA", "ONEZONE_IA", "STANDARD"];
 }
 
 /// <summary>zstd levels per tier; a blob that does not shrink is stored raw.</summary>

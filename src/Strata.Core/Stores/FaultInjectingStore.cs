@@ -8,7 +8,7 @@ namespace Strata.Stores;
 /// succeeded (the caller sees an error although the object exists), or cut a write's content after some bytes, as a
 /// dropped connection does (the inner store sees its content stream throw midway).
 /// </summary>
-public sealed class FaultInjectingStore : IStore
+public sealed class FaultInjectingStore : IStore, IStoreDecorator
 {
     private readonly IStore _inner;
     private readonly ConcurrentDictionary<int, Func<ObjectName, Stream, CancellationToken, Task>> _writeFaults = new();

@@ -7,7 +7,7 @@ namespace Strata.Stores;
 /// FIFO-ish order (SemaphoreSlim). A listing holds a slot only while it fetches its next entry, so a caller may use
 /// the store inside an <c>await foreach</c> without deadlocking itself. Compose it inside <see cref="RetryingStore"/>.
 /// </summary>
-public sealed class LimitingStore : IStore
+public sealed class LimitingStore : IStore, IStoreDecorator
 {
     private readonly IStore _inner;
     private readonly SemaphoreSlim _slots;

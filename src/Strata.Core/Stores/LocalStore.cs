@@ -10,7 +10,7 @@ namespace Strata.Stores;
 /// hard-linked to their final name, which fails if the name exists, so a crash leaves at most a stray temp file.
 /// With a cold simulation (<see cref="ColdSimulation"/>) data packs cannot be read until thawed, like Deep Archive.
 /// </summary>
-public sealed class LocalStore : IStore, IStagingStore
+public sealed class LocalStore : IStore, IStagingStore, IColdTransition
 {
     private const string SimulationFile = ".cold-simulation";
     private readonly string _root;
@@ -34,6 +34,22 @@ public sealed class LocalStore : IStore, IStagingStore
         : new(Connections: 4, HasColdTier: true, SimulatedCold: true, PriceProvider: "aws-s3", ColdStorageClass: "DEEP_ARCHIVE", WarmStorageClass: "STANDARD");
 
     public ColdSimulation? Simulation => _simulation;
+
+    /// <summary>
+    /// With a cold simulation: new data objects are staged (readable, as if in STANDARD) until
+    /// <see cref="MoveToColdAsync"/>; a marker under .staged/ records it.
+    /// </summary>
+    public bool StagesWarm { get; set; }
+
+    private string StagedPathOf(ObjectName name) => Path.Combine(_root, ".staged", name.Name);
+
+    public bool IsStaged(ObjectInfo info) => _simulation is not null && info.Name.Tier == Tier.Cold && File.Exists(StagedPathOf(info.Name));
+
+    public Task MoveToColdAsync(ObjectName name, CancellationToken ct)
+    {
+        TryDelete(StagedPathOf(name));
+        return Task.CompletedTask;
+    }
 
     /// <summary>Turns on the cold-tier simulation for this folder (at init). Writes a marker file the store reads when opened.</summary>
     public void EnableColdSimulation(ColdSimulation simulation)
@@ -72,12 +88,13 @@ public sealed class LocalStore : IStore, IStagingStore
         return Task.FromResult<ObjectInfo?>(new ObjectInfo(name, fi.Length, fi.LastWriteTimeUtc, ClassOf(name)));
     }
 
-    private string ClassOf(ObjectName name) => _simulation is not null && name.Tier == Tier.Cold ? "local-cold (simulated)" : "local";
+    private string ClassOf(ObjectName name) =>
+        _simulation is not null && name.Tier == Tier.Cold && !File.Exists(StagedPathOf(name)) ? "local-cold (simulated)" : "local";
 
     public async Task ReadAsync(ObjectName name, long offset, Memory<byte> buffer, CancellationToken ct)
     {
         string path = PathOf(name);
-        if (_simulation is not null && name.Tier == Tier.Cold)
+        if (_simulation is not null && name.Tier == Tier.Cold && !File.Exists(StagedPathOf(name)))
         {
             ThawStatus status = await GetThawStatusAsync(name, ct).ConfigureAwait(false);
             if (!status.CanRead)
@@ -145,6 +162,11 @@ public sealed class LocalStore : IStore, IStagingStore
         {
             Platform.Posix.FSync(h);
         }
+        if (StagesWarm && _simulation is not null && name.Tier == Tier.Cold)
+        {
+            Directory.CreateDirectory(Path.Combine(_root, ".staged"));
+            File.WriteAllText(StagedPathOf(name), "");
+        }
         if (Platform.Posix.Link(stagedPath, dest))
         {
             TryDelete(stagedPath);
@@ -207,6 +229,7 @@ public sealed class LocalStore : IStore, IStagingStore
     {
         TryDeleteStrict(PathOf(name));
         TryDelete(ThawPathOf(name));
+        TryDelete(StagedPathOf(name));
         return Task.CompletedTask;
     }
 
@@ -263,6 +286,10 @@ public sealed class LocalStore : IStore, IStagingStore
         if (!File.Exists(PathOf(name)))
         {
             throw new ObjectNotFoundException(Location, name);
+        }
+        if (File.Exists(StagedPathOf(name)))
+        {
+            return Task.FromResult(new ThawStatus(ThawState.Readable));
         }
         string tp = ThawPathOf(name);
         if (!File.Exists(tp))

@@ -24,7 +24,7 @@ public sealed record StoreRetry(string Operation, string Target, int Attempt, Ti
 /// A write seeks its content back to where it started before each attempt; a non-seekable stream is tried once.
 /// A listing that fails midway starts again and skips the names it already gave (memory: one name per object listed).
 /// </summary>
-public sealed class RetryingStore : IStore
+public sealed class RetryingStore : IStore, IStoreDecorator
 {
     private readonly IStore _inner;
     private readonly ResiliencePipeline _pipeline;
