@@ -106,7 +106,8 @@ internal static class GlobalOptions
     public static async Task<Repo> OpenRepoAsync(ParseResult p, CancellationToken ct, bool loadIndex = true)
     {
         IStore store = OpenStore(p);
-        await Repository.Repo.ReadConfigAsync(store, ct).ConfigureAwait(false);
+        RepoConfig config = await Repository.Repo.ReadConfigAsync(store, ct).ConfigureAwait(false);
+        store = StoreRegistry.ApplyStorage(store, RepoLocation(p), config.Storage);
         Repo repo = await Repository.Repo.OpenAsync(store, Password(p), TimeProvider.System, ct).ConfigureAwait(false);
         if (loadIndex)
         {

@@ -9,11 +9,14 @@ root.Subcommands.Add(KeyCommand.Create());
 root.Subcommands.Add(BackupCommand.Create());
 root.Subcommands.Add(RestoreCommand.Create());
 root.Subcommands.Add(DumpCommand.Create());
+root.Subcommands.Add(ThawsCommand.Create());
 root.Subcommands.Add(SnapshotsCommand.Create());
 root.Subcommands.Add(LsCommand.Create());
 root.Subcommands.Add(FindCommand.Create());
 root.Subcommands.Add(DiffCommand.Create());
 root.Subcommands.Add(CheckCommand.Create());
+root.Subcommands.Add(EstimateCommand.Create());
+root.Subcommands.Add(StatsCommand.Create());
 
 ParseResult parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)

@@ -16,6 +16,23 @@ internal static class StoreRegistry
         return inner is LocalStore ? inner : new RetryingStore(new LimitingStore(inner));
     }
 
+    /// <summary>Applies the repository's storage settings (cold class, staging) to the store it was opened with.</summary>
+    public static IStore ApplyStorage(IStore store, string location, StorageParameters storage)
+    {
+        if (store.Find<LocalStore>() is { } local)
+        {
+            local.StagesWarm = storage.StageWarm;
+            return store;
+        }
+        if (store.Find<Strata.Stores.S3.S3Store>() is { } s3 && (s3.Options.ColdStorageClass != storage.ColdClass || s3.Options.StageWarm != storage.StageWarm))
+        {
+            var options = s3.Options with { ColdStorageClass = storage.ColdClass, StageWarm = storage.StageWarm };
+            return new RetryingStore(new LimitingStore(new Strata.Stores.S3.S3Store(options)));
+        }
+        _ = location;
+        return store;
+    }
+
     /// <summary>Prepares a new repository's location (creates the S3 bucket if missing).</summary>
     public static async Task PrepareForInitAsync(string location, CancellationToken ct)
     {
@@ -58,11 +75,6 @@ internal static class StoreRegistry
         try
         {
             options = Strata.Stores.S3.S3Store.ParseUrl(location);
-            string? cold = Environment.GetEnvironmentVariable("STRATA_S3_COLD_CLASS");
-            if (!string.IsNullOrEmpty(cold))
-            {
-                options = options with { ColdStorageClass = cold };
-            }
             options.Validate();
         }
         catch (ArgumentException e)

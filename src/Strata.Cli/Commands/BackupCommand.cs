@@ -99,6 +99,16 @@ internal static class BackupCommand
             result = await run;
         }
 
+        var settled = await StageSettler.SettleAsync(repo, ct);
+        foreach (string f in settled.Failed)
+        {
+            Console.Error.WriteLine($"warning: {f}");
+        }
+        if (settled.Moved > 0 && !quiet && !json)
+        {
+            Console.WriteLine($"verified {settled.Moved} staged packs and moved them to {repo.Store.Properties.ColdStorageClass}");
+        }
+
         var s = result.Snapshot;
         if (json)
         {

@@ -16,12 +16,25 @@ internal static class InitCommand
 
     private static readonly Option<string?> PackSize = new("--pack-size") { Description = "target size of cold data packs (default 128MiB)" };
 
+    private static readonly Option<string> ColdClass = new("--cold-class")
+    {
+        Description = "storage class for data packs on S3: DEEP_ARCHIVE (default), GLACIER, GLACIER_IR, STANDARD_IA, ONEZONE_IA, STANDARD",
+        DefaultValueFactory = _ => "DEEP_ARCHIVE",
+    };
+
+    private static readonly Option<bool> StageWarm = new("--stage-warm")
+    {
+        Description = "write data packs to the warm class first and move them to the cold class once each backup is complete and verified",
+    };
+
     public static Command Create()
     {
         var cmd = new Command("init", "create a repository and its owner key");
         cmd.Options.Add(SimulateCold);
         cmd.Options.Add(SimulateDay);
         cmd.Options.Add(PackSize);
+        cmd.Options.Add(ColdClass);
+        cmd.Options.Add(StageWarm);
         cmd.SetAction((p, ct) => GlobalOptions.Guard(() => RunAsync(p, ct)));
         return cmd;
     }
@@ -60,7 +73,12 @@ internal static class InitCommand
             }
         }
         long? packSize = p.GetValue(PackSize) is { } ps ? Units.ParseSize(ps, "--pack-size") : null;
-        var config = RepoConfig.CreateNew(DateTimeOffset.UtcNow, packSize);
+        string coldClass = p.GetValue(ColdClass)!.ToUpperInvariant();
+        if (!StorageParameters.ColdClasses.Contains(coldClass))
+        {
+            throw new UserInputException($"--cold-class: '{coldClass}' is not one of {string.Join(", ", StorageParameters.ColdClasses)}");
+        }
+        var config = RepoConfig.CreateNew(DateTimeOffset.UtcNow, packSize, new StorageParameters(coldClass, p.GetValue(StageWarm)));
         await using Repo repo = await Repo.InitAsync(store, password, config, MasterKeys.CreateNew(), TimeProvider.System, ct);
         if (!p.GetValue(GlobalOptions.Quiet))
         {

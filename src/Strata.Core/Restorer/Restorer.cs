@@ -17,11 +17,33 @@ public sealed record RestoreOptions
     public int Workers { get; init; } = 8;
     /// <summary>Restore owners (needs root); by default on when running as root.</summary>
     public bool RestoreOwners { get; init; } = Posix.GetEuid() == 0;
+    /// <summary>
+    /// Cold packs that can be read now. Null: every pack (no cold tier, or reads need no thaw). When set, a file whose
+    /// content needs a cold pack outside the set is not touched and is counted as deferred, so a cold restore can
+    /// write each file as soon as its packs are thawed and leave the rest for a later pass.
+    /// </summary>
+    public IReadOnlySet<BlobId>? ReadablePacks { get; init; }
+    /// <summary>
+    /// Skip a file that already exists in the target as a regular file with the node's size and mtime: a restore that
+    /// is run again (after a thaw, a crash, a restart) picks up where it stopped. Safe because a file's mtime is set
+    /// only after all of its bytes were written.
+    /// </summary>
+    public bool SkipComplete { get; init; }
 }
 
 public sealed record RestoreFailure(string Path, string Error);
 
-public sealed record RestoreResult(long Files, long Directories, long Bytes, IReadOnlyList<RestoreFailure> Failures);
+/// <param name="Deferred">Files not written because a cold pack they need is not readable yet (<see cref="RestoreOptions.ReadablePacks"/>).</param>
+/// <param name="DeferredBytes">Their total size.</param>
+/// <param name="SkippedComplete">Files already complete in the target and left alone (<see cref="RestoreOptions.SkipComplete"/>).</param>
+public sealed record RestoreResult(
+    long Files,
+    long Directories,
+    long Bytes,
+    IReadOnlyList<RestoreFailure> Failures,
+    long Deferred = 0,
+    long DeferredBytes = 0,
+    long SkippedComplete = 0);
 
 /// <summary>Restore progress counters for the CLI.</summary>
 public sealed class RestoreProgress
@@ -42,12 +64,61 @@ public sealed class RestoreProgress
 }
 
 /// <summary>
+/// Which entries of a snapshot a restore selects; shared by <see cref="Restorer"/> and <see cref="RestorePlanner"/> so the
+/// plan names exactly the files the restore writes.
+/// </summary>
+internal static class RestoreSelection
+{
+    /// <summary>Names that could escape the target ("", ".", "..", anything with '/', a NUL) are refused.</summary>
+    public static bool IsSafeName(byte[] name) =>
+        name.Length > 0 && !(name.Length == 1 && name[0] == (byte)'.') && !(name.Length == 2 && name[0] == (byte)'.' && name[1] == (byte)'.')
+        && Array.IndexOf(name, (byte)'/') < 0 && Array.IndexOf(name, (byte)0) < 0;
+
+    /// <summary>
+    /// Whether the entry at <paramref name="display"/> is restored: not excluded, and either no includes are given, its
+    /// folder is selected, or an include matches it. <paramref name="descend"/> is false for an excluded folder.
+    /// </summary>
+    public static bool Selected(ExcludeMatcher includes, ExcludeMatcher excludes, string display, bool parentSelected, out bool descend)
+    {
+        descend = true;
+        if (!excludes.IsEmpty && excludes.IsExcluded(display))
+        {
+            descend = false;
+            return false;
+        }
+        if (includes.IsEmpty || parentSelected)
+        {
+            return true;
+        }
+        return includes.IsExcluded(display);
+    }
+
+    /// <summary>The include pattern that selects exactly one absolute path (and, for a folder, what is under it).</summary>
+    public static string ExactPattern(string absolutePath)
+    {
+        var sb = new System.Text.StringBuilder("/");
+        foreach (char c in absolutePath.TrimStart('/'))
+        {
+            if (c is '*' or '?' or '[' or ']' or '\\')
+            {
+                sb.Append('\\');
+            }
+            sb.Append(c);
+        }
+        return sb.ToString();
+    }
+}
+
+/// <summary>
 /// Recreates a snapshot's absolute paths under a target folder, as restic does. The tree walk creates folders
 /// and queues files; workers fetch, verify (every blob is authenticated and its keyed id checked) and write
 /// them in parallel; hard links, symlinks and folder metadata follow, folders deepest first so their times
 /// stick. Names that could escape the target ("", ".", "..", anything with '/', a NUL) are refused, files are
 /// created without following symlinks, and symlinks are created last, so no entry can redirect a later write.
 /// A file that cannot be restored (a damaged blob, say) is listed and the rest continue.
+/// From a cold tier a restore runs in passes (<see cref="RestoreOptions.ReadablePacks"/>,
+/// <see cref="RestoreOptions.SkipComplete"/>): each pass writes the files whose packs are thawed, defers the rest and
+/// skips what an earlier pass finished; folders holding deferred files get their metadata in the pass that completes them.
 /// </summary>
 public sealed class Restorer
 {
@@ -59,7 +130,9 @@ public sealed class Restorer
     private readonly List<(byte[] Path, Node Node)> _symlinks = [];
     private readonly List<(byte[] Path, Node Node, string Display)> _links = [];
     private readonly Dictionary<(ulong, ulong), byte[]> _firstLink = [];
-    private long _files, _bytes;
+    private readonly HashSet<(ulong, ulong)> _deferredLinks = [];
+    private readonly HashSet<string> _deferredDirs = new(StringComparer.Ordinal);
+    private long _files, _bytes, _deferred, _deferredBytes, _skipped;
 
     public Restorer(Repo repo, RestoreOptions options, RestoreProgress? progress = null)
     {
@@ -94,10 +167,21 @@ public sealed class Restorer
         }
         foreach (var (path, node, display) in _links)
         {
+            if (_deferredLinks.Contains((node.Device, node.Inode)))
+            {
+                Defer(path, node.Size);
+                continue;
+            }
             try
             {
                 if (_firstLink.TryGetValue((node.Device, node.Inode), out byte[]? first) && first != path)
                 {
+                    if (Posix.TryLStat(path, out FileStat have, out _) && Posix.TryLStat(first, out FileStat want, out _)
+                        && have.Inode == want.Inode && have.Device == want.Device)
+                    {
+                        continue; // linked by an earlier pass of the same restore
+                    }
+                    RemoveExisting(path);
                     Posix.HardLink(first, path);
                 }
             }
@@ -120,6 +204,10 @@ public sealed class Restorer
         }
         for (int i = _dirs.Count - 1; i >= 0; i--)
         {
+            if (_deferredDirs.Contains(Convert.ToBase64String(_dirs[i].Path)))
+            {
+                continue; // a later pass writes into it; its mode and times are applied then
+            }
             try
             {
                 ApplyMetadata(_dirs[i].Path, _dirs[i].Node);
@@ -129,28 +217,50 @@ public sealed class Restorer
                 _failures.Enqueue(new RestoreFailure(Posix.Display(_dirs[i].Path), e.Message));
             }
         }
-        return new RestoreResult(_files, _dirs.Count, _bytes, [.. _failures]);
+        return new RestoreResult(_files, _dirs.Count, _bytes, [.. _failures], _deferred, _deferredBytes, _skipped);
     }
 
-    private static bool IsSafeName(byte[] name) =>
-        name.Length > 0 && !(name.Length == 1 && name[0] == (byte)'.') && !(name.Length == 2 && name[0] == (byte)'.' && name[1] == (byte)'.')
-        && Array.IndexOf(name, (byte)'/') < 0 && Array.IndexOf(name, (byte)0) < 0;
-
-    private bool Selected(string display, bool parentSelected, bool isDir, out bool descend)
+    /// <summary>A file left for a later pass: its folders keep their restore-time mode so that pass can write into them.</summary>
+    private void Defer(byte[] path, long size)
     {
-        descend = true;
-        if (!_options.Excludes.IsEmpty && _options.Excludes.IsExcluded(display))
+        _deferred++;
+        _deferredBytes += size;
+        for (int slash = Array.LastIndexOf(path, (byte)'/'); slash > 0; slash = Array.LastIndexOf(path, (byte)'/', slash - 1))
         {
-            descend = false;
+            if (!_deferredDirs.Add(Convert.ToBase64String(path, 0, slash)))
+            {
+                break;
+            }
+        }
+    }
+
+    /// <summary>True when a cold pack the node's content needs is outside <see cref="RestoreOptions.ReadablePacks"/>.</summary>
+    private bool NeedsUnreadablePack(Node node)
+    {
+        if (_options.ReadablePacks is not { } readable)
+        {
             return false;
         }
-        if (_options.Includes.IsEmpty || parentSelected)
+        foreach (BlobId id in node.Content)
         {
-            return true;
+            if (_repo.Index.TryGet(id, out Index.IndexEntry e))
+            {
+                Index.PackRecord pack = _repo.Index.PackOf(e);
+                if (pack.ObjectName.Tier == Stores.Tier.Cold && !readable.Contains(pack.Id))
+                {
+                    return true;
+                }
+            }
         }
-        _ = isDir;
-        return _options.Includes.IsExcluded(display);
+        return false;
     }
+
+    /// <summary>A file a restore finished: regular, with the node's size and mtime (the mtime is set only after all its bytes).</summary>
+    internal static bool IsComplete(byte[] path, Node node) =>
+        Posix.TryLStat(path, out FileStat st, out _) && st.Kind == FileKind.Regular && st.Size == node.Size && st.MTimeNs == node.MTimeNs;
+
+    private bool Selected(string display, bool parentSelected, out bool descend) =>
+        RestoreSelection.Selected(_options.Includes, _options.Excludes, display, parentSelected, out descend);
 
     private async Task WalkAsync(Tree tree, byte[] dir, string display, bool selectedParent, ChannelWriter<(byte[], Node, string)> files, CancellationToken ct)
     {
@@ -158,12 +268,12 @@ public sealed class Restorer
         foreach (Node node in tree.Nodes)
         {
             string childDisplay = display + "/" + node.DisplayName;
-            if (!IsSafeName(node.Name) || !seen.Add(Convert.ToBase64String(node.Name)))
+            if (!RestoreSelection.IsSafeName(node.Name) || !seen.Add(Convert.ToBase64String(node.Name)))
             {
                 _failures.Enqueue(new RestoreFailure(childDisplay, "refused: the entry's name would escape the target folder or repeats a name"));
                 continue;
             }
-            bool selected = Selected(childDisplay, selectedParent, node.Kind == FileKind.Directory, out bool descend);
+            bool selected = Selected(childDisplay, selectedParent, out bool descend);
             if (!descend)
             {
                 continue;
@@ -211,6 +321,20 @@ public sealed class Restorer
                             continue;
                         }
                         _firstLink[(node.Device, node.Inode)] = path;
+                    }
+                    if (_options.SkipComplete && IsComplete(path, node))
+                    {
+                        _skipped++;
+                        continue;
+                    }
+                    if (NeedsUnreadablePack(node))
+                    {
+                        if (node.IsHardLinked)
+                        {
+                            _deferredLinks.Add((node.Device, node.Inode));
+                        }
+                        Defer(path, node.Size);
+                        continue;
                     }
                     _progress.FilesTotal++;
                     _progress.BytesTotal += node.Size;
