@@ -439,9 +439,9 @@ public sealed class Archiver
         // Twice the largest chunk: cuts are made while a whole max-size chunk is buffered, and the remainder is
         // moved to the front at most once per MaxSize bytes consumed.
         byte[] buffer = GC.AllocateUninitializedArray<byte>(chunker.MaxSize * 2);
-        using var compressor = new ZstdSharp.Compressor(_repo.Config.Compression.ColdLevel);
-        using var sampler = new ZstdSharp.Compressor(1);
-        byte[] sample = ArrayPool<byte>.Shared.Rent(ZstdSharp.Compressor.GetCompressBound(SampleSize));
+        using var compressor = new Compression.ZstdCompressor(_repo.Config.Compression.ColdLevel);
+        using var sampler = new Compression.ZstdCompressor(1);
+        byte[] sample = ArrayPool<byte>.Shared.Rent(Compression.ZstdCompressor.Bound(SampleSize));
         try
         {
             await foreach (FileJob job in _jobs.Reader.ReadAllAsync(ct).ConfigureAwait(false))
@@ -468,7 +468,7 @@ public sealed class Archiver
 
     private const int SampleSize = 64 * 1024;
 
-    private async Task ReadFileAsync(FileJob job, byte[] buffer, ZstdSharp.Compressor compressor, ZstdSharp.Compressor sampler, byte[] sample, CancellationToken ct)
+    private async Task ReadFileAsync(FileJob job, byte[] buffer, Compression.ZstdCompressor compressor, Compression.ZstdCompressor sampler, byte[] sample, CancellationToken ct)
     {
         _progress.Reading(job.Display);
         using var handle = Posix.OpenRead(job.Full);
@@ -550,7 +550,7 @@ public sealed class Archiver
         }
     }
 
-    private async ValueTask EmitAsync(FileJob job, ReadOnlyMemory<byte> data, ZstdSharp.Compressor compressor, ZstdSharp.Compressor sampler, byte[] sample, CancellationToken ct)
+    private async ValueTask EmitAsync(FileJob job, ReadOnlyMemory<byte> data, Compression.ZstdCompressor compressor, Compression.ZstdCompressor sampler, byte[] sample, CancellationToken ct)
     {
         BlobId id = _repo.Keys.IdOf(data.Span);
         if (_repo.Index.Contains(id) || _pending.ContainsKey(id))
@@ -566,20 +566,20 @@ public sealed class Archiver
     /// zstd, unless a 64 KiB sample shows the data does not compress (media): then the blob is stored raw
     /// without paying for a full compression pass. Returns a rented buffer.
     /// </summary>
-    private static (byte[] Buffer, int Length, bool Compressed) Compress(ReadOnlySpan<byte> data, ZstdSharp.Compressor compressor, ZstdSharp.Compressor sampler, byte[] sample)
+    private static (byte[] Buffer, int Length, bool Compressed) Compress(ReadOnlySpan<byte> data, Compression.ZstdCompressor compressor, Compression.ZstdCompressor sampler, byte[] sample)
     {
         bool tryCompress = true;
         if (data.Length > SampleSize * 2)
         {
             int mid = (data.Length / 2) - (SampleSize / 2);
-            int n = sampler.Wrap(data.Slice(mid, SampleSize), sample);
+            int n = sampler.Compress(data.Slice(mid, SampleSize), sample);
             tryCompress = n < SampleSize * 0.95;
         }
         if (tryCompress)
         {
-            int bound = ZstdSharp.Compressor.GetCompressBound(data.Length);
+            int bound = Compression.ZstdCompressor.Bound(data.Length);
             byte[] output = BlobBuffers.Pool.Rent(bound);
-            int n = compressor.Wrap(data, output);
+            int n = compressor.Compress(data, output);
             if (n < data.Length - (data.Length / 64))
             {
                 return (output, n, true);
@@ -712,8 +712,8 @@ public sealed class Archiver
     private void AddBlob(ref PackWriter? pack, PackKind kind, BlobId id, BlobKind blobKind, byte[] data, int level, bool force)
     {
         pack ??= NewPack(kind);
-        using var c = new ZstdSharp.Compressor(level);
-        byte[] compressed = c.Wrap(data).ToArray();
+        using var c = new Compression.ZstdCompressor(level);
+        byte[] compressed = c.Compress(data);
         bool useCompressed = compressed.Length < data.Length;
         pack.Add(id, blobKind, useCompressed ? compressed : data, useCompressed, data.Length);
         _ = force;

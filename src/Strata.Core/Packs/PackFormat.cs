@@ -161,10 +161,9 @@ public static class PackCodec
             int n;
             try
             {
-                using var d = new ZstdSharp.Decompressor();
-                n = d.Unwrap(payload, plain);
+                n = Compression.ZstdDecompressor.ForThread.Decompress(payload, plain);
             }
-            catch (ZstdSharp.ZstdException e)
+            catch (InvalidDataException e)
             {
                 throw new CorruptionException($"{where}: blob {entry.Id.Short} does not decompress: {e.Message}");
             }
