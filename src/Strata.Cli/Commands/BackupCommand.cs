@@ -117,6 +117,7 @@ internal static class BackupCommand
                 ["message_type"] = "summary",
                 ["snapshot_id"] = result.SnapshotId,
                 ["version"] = s.Version,
+                ["unchanged_since"] = s.UnchangedSince,
                 ["files_new"] = s.Stats.FilesNew,
                 ["files_changed"] = s.Stats.FilesChanged,
                 ["files_unmodified"] = s.Stats.FilesUnchanged,
@@ -139,8 +140,15 @@ internal static class BackupCommand
             Console.WriteLine($"Dirs:  {s.Stats.Directories}");
             Console.WriteLine($"Added to the repository: {Format.Bytes(s.Stats.BytesAdded)} ({Format.Bytes(s.Stats.BytesStored)} stored) in {s.Stats.BlobsAdded} blobs");
             Console.WriteLine($"processed {s.Stats.FilesNew + s.Stats.FilesChanged + s.Stats.FilesUnchanged} files, {Format.Bytes(s.Stats.BytesTotal)} in {Format.Duration(sw.Elapsed)}");
-            string since = s.SecondsSincePrevious is { } sec ? $", {Format.Duration(TimeSpan.FromSeconds(sec))} after v{s.Version - 1}" : "";
-            Console.WriteLine($"snapshot {result.SnapshotId[..8]} saved (v{s.Version}{since})");
+            if (s.UnchangedSince is { } v)
+            {
+                Console.WriteLine($"snapshot {result.SnapshotId[..8]} saved: nothing changed since v{v}, so no new version");
+            }
+            else
+            {
+                string since = s.SecondsSincePrevious is { } sec ? $", {Format.Duration(TimeSpan.FromSeconds(sec))} after v{s.Version - 1}" : "";
+                Console.WriteLine($"snapshot {result.SnapshotId[..8]} saved (v{s.Version}{since})");
+            }
             if (s.Partial)
             {
                 Console.Error.WriteLine($"warning: {s.Skipped.Count} files or folders could not be read; the snapshot lists them and is partial");

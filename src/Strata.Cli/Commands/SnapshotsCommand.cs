@@ -28,6 +28,7 @@ internal static class SnapshotsCommand
                     ["parent"] = s.Snapshot.Parent,
                     ["source_id"] = s.Snapshot.SourceId,
                     ["version"] = s.Snapshot.Version,
+                    ["unchanged_since"] = s.Snapshot.UnchangedSince,
                     ["seconds_since_previous"] = s.Snapshot.SecondsSincePrevious,
                     ["partial"] = s.Snapshot.Partial,
                     ["skipped"] = s.Snapshot.Skipped.Select(x => x.Path).ToList(),
@@ -43,7 +44,8 @@ internal static class SnapshotsCommand
             foreach (var s in list)
             {
                 var sn = s.Snapshot;
-                string ver = sn.SecondsSincePrevious is { } sec ? $"v{sn.Version}, {Format.Duration(TimeSpan.FromSeconds(sec))} after v{sn.Version - 1}" : $"v{sn.Version}";
+                string ver = sn.UnchangedSince is { } u ? $"v{u} (unchanged)"
+                    : sn.SecondsSincePrevious is { } sec ? $"v{sn.Version}, {Format.Duration(TimeSpan.FromSeconds(sec))} after v{sn.Version - 1}" : $"v{sn.Version}";
                 string flags = (sn.Partial ? " (partial)" : "") + (sn.Tags.Count > 0 ? " [" + string.Join(",", sn.Tags) + "]" : "");
                 Console.WriteLine($"{s.ShortId,-9} {sn.Time.ToLocalTime():yyyy-MM-dd HH:mm:ss} {Trim(sn.Host, 14),-14} {Trim(ver, 26),-26} {Format.Bytes(sn.Stats.BytesTotal),10}  {string.Join(" ", sn.Paths)}{flags}");
             }

@@ -88,6 +88,7 @@ public sealed class Archiver
         Task scanner = Task.Run(() => Scan(paths, linked.Token), linked.Token);
 
         BlobId rootTree;
+        BlobId? rootState;
         try
         {
             Task<Node?> root = await WalkRootAsync(paths, previous?.Tree, linked.Token).ConfigureAwait(false);
@@ -95,6 +96,7 @@ public sealed class Archiver
             _order.Writer.Complete();
             Node? rootNode = await root.ConfigureAwait(false);
             rootTree = rootNode?.Subtree ?? throw new InvalidOperationException("root tree missing");
+            rootState = rootNode.State;
             await Task.WhenAll(workers).ConfigureAwait(false);
             await sequencer.ConfigureAwait(false);
             FinishPack(ref _dataPack);
@@ -119,6 +121,9 @@ public sealed class Archiver
 
         DateTimeOffset end = _repo.Clock.GetUtcNow();
         var skipped = _skipped.ToList();
+        string? state = rootState?.ToString();
+        // Nothing a user cares about changed (access times aside) and nothing was skipped: no new version.
+        bool unchanged = previous?.State is { } ps && ps == state && skipped.Count == 0;
         var snapshot = new Snapshot
         {
             Time = start,
@@ -129,7 +134,9 @@ public sealed class Archiver
             Tree = rootTree.ToString(),
             Parent = previous?.SnapshotId,
             SourceId = sourceId,
-            Version = (previous?.Version ?? 0) + 1,
+            Version = unchanged ? previous!.Version : (previous?.Version ?? 0) + 1,
+            State = state,
+            UnchangedSince = unchanged ? previous!.Version : null,
             SecondsSincePrevious = previous is null ? null : (start - previous.Time).TotalSeconds,
             Skipped = skipped,
             ChangedWhileReading = [.. _changed],
@@ -145,17 +152,26 @@ public sealed class Archiver
                 BytesAdded = _bytesAdded,
                 BytesStored = _bytesStored,
                 BlobsAdded = _blobsAdded,
-                PacksAdded = _packsAdded + 1,
+                PacksAdded = _packsAdded + (unchanged ? 0 : 1),
                 Seconds = (end - start).TotalSeconds,
             },
         };
 
         // Band record: this snapshot's trees (added as they were built) plus the snapshot itself, in a cold pack.
+        // An unchanged run adds no band (its trees are all in an earlier band): one cold object less per run.
         lock (_treeLock)
         {
-            byte[] body = SnapshotCodec.EncodeBody(snapshot);
-            AddBlob(ref _bandPack, PackKind.Band, _repo.Keys.IdOf(body), BlobKind.Snapshot, body, _repo.Config.Compression.ColdLevel, force: true);
-            FinishPack(ref _bandPack);
+            if (unchanged)
+            {
+                _bandPack?.Dispose();
+                _bandPack = null;
+            }
+            else
+            {
+                byte[] body = SnapshotCodec.EncodeBody(snapshot);
+                AddBlob(ref _bandPack, PackKind.Band, _repo.Keys.IdOf(body), BlobKind.Snapshot, body, _repo.Config.Compression.ColdLevel, force: true);
+                FinishPack(ref _bandPack);
+            }
         }
         _uploads.Writer.Complete();
         await Task.WhenAll(uploaders).ConfigureAwait(false);
@@ -170,9 +186,11 @@ public sealed class Archiver
                 segment.Add(new IndexSegment.PackEntries(rec.Id, rec.Kind, rec.Length, entries));
             }
         }
-        await _repo.WriteIndexSegmentAsync(segment, ct).ConfigureAwait(false);
-        string bandId = _written.First(p => p.Kind == PackKind.Band).Id.ToString();
-        snapshot = snapshot with { BandPack = bandId };
+        if (segment.Count > 0)
+        {
+            await _repo.WriteIndexSegmentAsync(segment, ct).ConfigureAwait(false);
+        }
+        snapshot = snapshot with { BandPack = _written.FirstOrDefault(p => p.Kind == PackKind.Band)?.Id.ToString() };
         string id = await _repo.WriteSnapshotAsync(snapshot, ct).ConfigureAwait(false);
         await _parents.RecordAsync(sourceId, id, snapshot, ct).ConfigureAwait(false);
         return new BackupResult(id, snapshot);
@@ -255,7 +273,7 @@ public sealed class Archiver
             }
         }
         byte[] full = Posix.ToBytes(path);
-        return CompleteDirAsync(full, path, name, st, children);
+        return CompleteDirAsync(full, path, name, st, children, onTheWay: true);
     }
 
     private static Node? Find(Tree? tree, byte[] name)
@@ -338,15 +356,17 @@ public sealed class Archiver
         return CompleteDirAsync(full, display, name, st, children);
     }
 
-    private async Task<Node?> CompleteDirAsync(byte[] full, string display, byte[] name, FileStat st, List<Task<Node?>> children)
+    private async Task<Node?> CompleteDirAsync(byte[] full, string display, byte[] name, FileStat st, List<Task<Node?>> children, bool onTheWay = false)
     {
         Node?[] nodes = await Task.WhenAll(children).ConfigureAwait(false);
         var list = nodes.Where(n => n is not null).Select(n => n!).ToList();
         list.Sort((a, b) => Tree.CompareNames(a.Name, b.Name));
-        BlobId treeId = SaveTree(new Tree(list));
+        var tree = new Tree(list);
+        BlobId treeId = SaveTree(tree);
+        BlobId state = _repo.Keys.IdOf(tree.Encode(forState: true));
         Interlocked.Increment(ref _dirs);
         Node? self = MakeNode(full, display, name, st);
-        return self is null ? null : self with { Subtree = treeId };
+        return self is null ? null : self with { Subtree = treeId, State = state, OnTheWay = onTheWay };
     }
 
     private Node? MakeNode(byte[] full, string display, byte[] name, FileStat st)

@@ -8,7 +8,8 @@ using Strata.Snapshots;
 namespace Strata.Archiver;
 
 /// <summary>The previous version of a source: the parent for change detection and version numbering.</summary>
-public sealed record PreviousSnapshot(string SnapshotId, BlobId? Tree, int Version, DateTimeOffset Time);
+/// <param name="Time">When the previous version was first recorded (an unchanged re-run does not move it).</param>
+public sealed record PreviousSnapshot(string SnapshotId, BlobId? Tree, int Version, DateTimeOffset Time, string? State = null);
 
 /// <summary>
 /// Where the backup finds the parent snapshot's trees. With the owner key they are read from the repository.
@@ -43,6 +44,7 @@ public sealed class ParentTrees
         var headers = await _repo.ListSnapshotHeadersAsync(ct).ConfigureAwait(false);
         var same = headers.Where(h => h.Header.SourceId == sourceId).OrderBy(h => h.Header.Time).ToList();
         int version = same.Count == 0 ? 0 : same.Max(h => h.Header.Version);
+        DateTimeOffset versionTime = same.Where(h => h.Header.Version == version).Select(h => h.Header.Time).DefaultIfEmpty().Min();
         if (_useCache)
         {
             CacheRecord? rec = ReadRecord(sourceId);
@@ -56,12 +58,12 @@ public sealed class ParentTrees
             {
                 tree = BlobId.Parse(rec.Tree);
             }
-            return new PreviousSnapshot(last.Id, tree, version, last.Header.Time);
+            return new PreviousSnapshot(last.Id, tree, version, versionTime, last.Header.State);
         }
         if (explicitParent is not null)
         {
             SnapshotRef p = await _repo.FindSnapshotAsync(explicitParent, ct).ConfigureAwait(false);
-            return new PreviousSnapshot(p.Id, BlobId.Parse(p.Snapshot.Tree), version, p.Snapshot.Time);
+            return new PreviousSnapshot(p.Id, BlobId.Parse(p.Snapshot.Tree), version, versionTime, same.LastOrDefault().Header?.State);
         }
         if (same.Count == 0)
         {
@@ -70,7 +72,7 @@ public sealed class ParentTrees
         var latest = same[^1];
         byte[] bytes = await _repo.ReadWholeAsync(new Stores.ObjectName(Stores.ObjectKind.Snapshots, latest.Id), ct).ConfigureAwait(false);
         Snapshot s = SnapshotCodec.OpenBody(bytes, _repo.Keys, $"snapshots/{latest.Id}");
-        return new PreviousSnapshot(latest.Id, BlobId.Parse(s.Tree), version, s.Time);
+        return new PreviousSnapshot(latest.Id, BlobId.Parse(s.Tree), version, versionTime, latest.Header.State);
     }
 
     public async Task<Tree?> LoadTreeAsync(BlobId id, CancellationToken ct)

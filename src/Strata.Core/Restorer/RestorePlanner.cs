@@ -99,6 +99,21 @@ public static class RestorePlanner
         return new RestorePlan(snapshot, walk.Files, packs, walk.Problems);
     }
 
+    /// <summary>The plan of one file (a dump): the packs of the regular file at <paramref name="path"/>. Null when there is no such file.</summary>
+    public static async Task<RestorePlan?> PlanFileAsync(Repo repo, Snapshot snapshot, string path, CancellationToken ct)
+    {
+        repo.RequireOwner("planning a restore");
+        Node? node = await TreeOps.FindAsync(repo, snapshot, path, ct).ConfigureAwait(false);
+        if (node is not { Kind: FileKind.Regular })
+        {
+            return null;
+        }
+        var walk = new Walk(repo, new ExcludeMatcher([]), new ExcludeMatcher([]));
+        walk.AddFile(path, node);
+        IReadOnlyList<PlannedPack> packs = await StatusesAsync(repo.Store, walk.PackOrder.Select(p => new PlannedPack(p.Id, p.ObjectName, p.Length, new ThawStatus(ThawState.Readable))).ToList(), ct).ConfigureAwait(false);
+        return new RestorePlan(snapshot, walk.Files, packs, walk.Problems);
+    }
+
     /// <summary>
     /// Asks the store for the current thaw state of each cold pack (warm packs, and stores whose cold class reads
     /// without a thaw, are readable without asking). A pack the store does not have is marked missing.
@@ -187,7 +202,7 @@ public static class RestorePlanner
             }
         }
 
-        private void AddFile(string path, Node node)
+        public void AddFile(string path, Node node)
         {
             var packs = new List<BlobId>();
             var mine = new HashSet<BlobId>();

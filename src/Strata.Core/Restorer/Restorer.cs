@@ -92,21 +92,6 @@ internal static class RestoreSelection
         }
         return includes.IsExcluded(display);
     }
-
-    /// <summary>The include pattern that selects exactly one absolute path (and, for a folder, what is under it).</summary>
-    public static string ExactPattern(string absolutePath)
-    {
-        var sb = new System.Text.StringBuilder("/");
-        foreach (char c in absolutePath.TrimStart('/'))
-        {
-            if (c is '*' or '?' or '[' or ']' or '\\')
-            {
-                sb.Append('\\');
-            }
-            sb.Append(c);
-        }
-        return sb.ToString();
-    }
 }
 
 /// <summary>

@@ -43,6 +43,15 @@ public sealed record Node
     /// <summary>The file changed while it was read; its content is what was read and may be torn.</summary>
     public bool ChangedWhileReading { get; init; }
 
+    /// <summary>
+    /// Not stored: for a directory, the keyed hash of its contents and metadata without access times (which
+    /// change on every read); equal state ids mean nothing a user cares about changed. Set by the archiver.
+    /// </summary>
+    public BlobId? State { get; init; }
+
+    /// <summary>Not stored: a folder on the way to a backed-up path (like /home for /home/me), whose own metadata is recorded but does not make a new version.</summary>
+    public bool OnTheWay { get; init; }
+
     public string DisplayName => Posix.Display(Name);
 
     public bool IsHardLinked => Kind != FileKind.Directory && Links > 1;
@@ -57,13 +66,20 @@ public sealed record Tree(IReadOnlyList<Node> Nodes)
 {
     private static ReadOnlySpan<byte> Magic => "STRTREE1"u8;
 
-    public byte[] Encode()
+    public byte[] Encode() => Encode(forState: false);
+
+    /// <summary>
+    /// With <paramref name="forState"/>, access times are written as 0 and each folder's subtree id is replaced by
+    /// its <see cref="Node.State"/>: the bytes whose keyed hash is the folder's state id.
+    /// </summary>
+    public byte[] Encode(bool forState)
     {
         var w = new Writer();
         w.Bytes(Magic);
         w.U32((uint)Nodes.Count);
-        foreach (Node n in Nodes)
+        foreach (Node node in Nodes)
         {
+            Node n = forState && node.OnTheWay ? new Node { Name = node.Name, Kind = node.Kind, Subtree = node.Subtree, State = node.State } : node;
             w.Blob16(n.Name);
             w.U8((byte)n.Kind);
             byte flags = (byte)((n.Subtree is null ? 0 : 1) | (n.ChangedWhileReading ? 2 : 0));
@@ -75,7 +91,7 @@ public sealed record Tree(IReadOnlyList<Node> Nodes)
             w.Blob16(Encoding.UTF8.GetBytes(n.Group));
             w.I64(n.MTimeNs);
             w.I64(n.CTimeNs);
-            w.I64(n.ATimeNs);
+            w.I64(forState ? 0 : n.ATimeNs);
             w.I64(n.Size);
             w.U64(n.Inode);
             w.U64(n.Device);
@@ -101,7 +117,7 @@ public sealed record Tree(IReadOnlyList<Node> Nodes)
             }
             if (n.Subtree is { } st)
             {
-                w.Id(st);
+                w.Id(forState ? n.State ?? st : st);
             }
         }
         return w.ToArray();

@@ -39,6 +39,10 @@ public sealed record Snapshot
     public string? Parent { get; init; }
     public required string SourceId { get; init; }
     public int Version { get; init; } = 1;
+    /// <summary>Keyed hash of the whole tree without access times: equal states mean nothing changed.</summary>
+    public string? State { get; init; }
+    /// <summary>Set when nothing changed since that version: this snapshot adds no new version.</summary>
+    public int? UnchangedSince { get; init; }
     /// <summary>Seconds since the previous version of the same source, if any.</summary>
     public double? SecondsSincePrevious { get; init; }
     public IReadOnlyList<SkippedEntry> Skipped { get; init; } = [];
@@ -50,7 +54,7 @@ public sealed record Snapshot
 }
 
 /// <summary>What a writer may know of a snapshot: enough to number versions of its source, nothing about contents.</summary>
-public sealed record SnapshotHeader(DateTimeOffset Time, string SourceId, int Version);
+public sealed record SnapshotHeader(DateTimeOffset Time, string SourceId, int Version, string? State = null);
 
 /// <summary>
 /// snapshots/&lt;id&gt; layout: "STRSNAP1" | u32 header length | header (sealed, index key) | wrapped key (92) | body (sealed, that key).
@@ -64,7 +68,7 @@ public static class SnapshotCodec
 
     public static byte[] Seal(Snapshot s, MasterKeys keys)
     {
-        byte[] header = JsonSerializer.SerializeToUtf8Bytes(new SnapshotHeader(s.Time, s.SourceId, s.Version), SnapshotJson.Default.SnapshotHeader);
+        byte[] header = JsonSerializer.SerializeToUtf8Bytes(new SnapshotHeader(s.Time, s.SourceId, s.Version, s.State), SnapshotJson.Default.SnapshotHeader);
         byte[] body = EncodeBody(s);
         byte[] sealedHeader;
         using (var a = new Aead(keys.IndexKey))

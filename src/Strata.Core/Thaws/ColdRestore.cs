@@ -36,13 +36,12 @@ public sealed record ColdRestoreRequest
 
     public bool IsDump => Target == "-";
 
-    /// <summary>A dump of one file: the only selection is that exact path.</summary>
+    /// <summary>A dump of one file: the selection is that exact path.</summary>
     public static ColdRestoreRequest ForDump(string snapshotId, string path) => new()
     {
         SnapshotId = snapshotId,
         Target = "-",
         DumpPath = path,
-        Includes = [RestoreSelection.ExactPattern(path)],
     };
 }
 
@@ -107,7 +106,9 @@ public sealed class ColdRestore
     /// </summary>
     public static async Task<ColdRestore> PrepareAsync(Repo repo, Snapshot snapshot, ColdRestoreRequest request, ThawJob? job, CancellationToken ct)
     {
-        RestorePlan plan = await RestorePlanner.PlanAsync(repo, snapshot, new ExcludeMatcher(request.Includes), new ExcludeMatcher(request.Excludes), ct).ConfigureAwait(false);
+        RestorePlan plan = request.DumpPath is { } dump
+            ? await RestorePlanner.PlanFileAsync(repo, snapshot, dump, ct).ConfigureAwait(false) ?? throw new UserInputException($"{dump} is not a file in the snapshot")
+            : await RestorePlanner.PlanAsync(repo, snapshot, new ExcludeMatcher(request.Includes), new ExcludeMatcher(request.Excludes), ct).ConfigureAwait(false);
         if (job is null)
         {
             var jobs = await ThawJobs.ListAsync(repo, ct).ConfigureAwait(false);
