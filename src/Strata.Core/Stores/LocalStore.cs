@@ -17,6 +17,14 @@ public sealed class LocalStore : IStore, IStagingStore, IColdTransition
     private readonly TimeProvider _clock;
     private ColdSimulation? _simulation;
 
+    /// <summary>
+    /// Open read handles of packs, so a restore reading thousands of blobs from a few packs opens each pack once.
+    /// Objects are immutable, so a cached handle never reads stale bytes; DeleteAsync drops the handle. At most
+    /// <see cref="MaxHandles"/> are kept (the cache is emptied when full).
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Microsoft.Win32.SafeHandles.SafeFileHandle> _handles = new(StringComparer.Ordinal);
+    private const int MaxHandles = 128;
+
     public LocalStore(string root, TimeProvider? clock = null)
     {
         _root = Path.GetFullPath(root);
@@ -104,16 +112,15 @@ public sealed class LocalStore : IStore, IStagingStore, IColdTransition
         }
         try
         {
-            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.None);
-            int total = 0;
-            while (total < buffer.Length)
+            try
             {
-                int n = await RandomAccess.ReadAsync(handle, buffer[total..], offset + total, ct).ConfigureAwait(false);
-                if (n == 0)
-                {
-                    throw new PermanentStoreException($"{name.Path} in {Location} is shorter than expected: wanted bytes {offset}..{offset + buffer.Length}, it ends at {offset + total}");
-                }
-                total += n;
+                ReadExactly(name, OpenCached(name, path), offset, buffer.Span);
+            }
+            catch (ObjectDisposedException)
+            {
+                // the handle cache was emptied while this read held a handle: read with a handle of its own
+                using var own = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.None);
+                ReadExactly(name, own, offset, buffer.Span);
             }
         }
         catch (FileNotFoundException)
@@ -128,6 +135,60 @@ public sealed class LocalStore : IStore, IStagingStore, IColdTransition
         {
             throw new TransientStoreException($"reading {name.Path} in {Location}: {e.Message}", e);
         }
+    }
+
+    private void ReadExactly(ObjectName name, Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset, Span<byte> buffer)
+    {
+        try
+        {
+            int total = 0;
+            while (total < buffer.Length)
+            {
+                int n = RandomAccess.Read(handle, buffer[total..], offset + total);
+                if (n == 0)
+                {
+                    throw new PermanentStoreException($"{name.Path} in {Location} is shorter than expected: wanted bytes {offset}..{offset + buffer.Length}, it ends at {offset + total}");
+                }
+                total += n;
+            }
+        }
+        finally
+        {
+            if (name.Kind is not (ObjectKind.Data or ObjectKind.Tree))
+            {
+                handle.Dispose();
+            }
+        }
+    }
+
+    private Microsoft.Win32.SafeHandles.SafeFileHandle OpenCached(ObjectName name, string path)
+    {
+        if (name.Kind is not (ObjectKind.Data or ObjectKind.Tree))
+        {
+            return File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.None);
+        }
+        if (_handles.TryGetValue(path, out var cached) && !cached.IsClosed)
+        {
+            return cached;
+        }
+        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.None);
+        if (_handles.Count >= MaxHandles)
+        {
+            foreach (var key in _handles.Keys)
+            {
+                if (_handles.TryRemove(key, out var old))
+                {
+                    old.Dispose();
+                }
+            }
+        }
+        return _handles.GetOrAdd(path, handle) is var winner && winner != handle ? DisposeAndReturn(handle, winner) : handle;
+    }
+
+    private static Microsoft.Win32.SafeHandles.SafeFileHandle DisposeAndReturn(Microsoft.Win32.SafeHandles.SafeFileHandle loser, Microsoft.Win32.SafeHandles.SafeFileHandle winner)
+    {
+        loser.Dispose();
+        return winner;
     }
 
     public async Task WriteAsync(ObjectName name, Stream content, CancellationToken ct)
@@ -227,6 +288,10 @@ public sealed class LocalStore : IStore, IStagingStore, IColdTransition
 
     public Task DeleteAsync(ObjectName name, CancellationToken ct)
     {
+        if (_handles.TryRemove(PathOf(name), out var h))
+        {
+            h.Dispose();
+        }
         TryDeleteStrict(PathOf(name));
         TryDelete(ThawPathOf(name));
         TryDelete(StagedPathOf(name));
@@ -327,7 +392,15 @@ public sealed class LocalStore : IStore, IStagingStore, IColdTransition
         File.Move(tmp, ThawPathOf(name), overwrite: true);
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public ValueTask DisposeAsync()
+    {
+        foreach (var h in _handles.Values)
+        {
+            h.Dispose();
+        }
+        _handles.Clear();
+        return ValueTask.CompletedTask;
+    }
 }
 
 /// <summary>
