@@ -17,6 +17,7 @@ root.Subcommands.Add(DiffCommand.Create());
 root.Subcommands.Add(CheckCommand.Create());
 root.Subcommands.Add(EstimateCommand.Create());
 root.Subcommands.Add(StatsCommand.Create());
+root.Subcommands.Add(ForgetCommand.Create());
 
 ParseResult parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)

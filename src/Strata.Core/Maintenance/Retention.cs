@@ -282,7 +282,7 @@ public static class Retention
             (policy.Last, (_, nr) => nr, long.MinValue, "last snapshot"),
             (policy.Hourly, (d, _) => ((d.Year * 100L + d.Month) * 100 + d.Day) * 100 + d.Hour, long.MinValue, "hourly snapshot"),
             (policy.Daily, (d, _) => (d.Year * 100L + d.Month) * 100 + d.Day, long.MinValue, "daily snapshot"),
-            (policy.Weekly, (d, _) => d.Year * 100L + CultureInfo.InvariantCulture.Calendar.GetWeekOfYear(d, CalendarWeekRule.FirstDay, DayOfWeek.Monday), long.MinValue, "weekly snapshot"),
+            (policy.Weekly, (d, _) => ISOWeek.GetYear(d) * 100L + ISOWeek.GetWeekOfYear(d), long.MinValue, "weekly snapshot"),
             (policy.Monthly, (d, _) => d.Year * 100L + d.Month, long.MinValue, "monthly snapshot"),
             (policy.Yearly, (d, _) => d.Year, long.MinValue, "yearly snapshot"),
         };
