@@ -4,6 +4,7 @@ using Spectre.Console;
 using Strata.Archiver;
 using Strata.Cli.Output;
 using Strata.Repository;
+using Strata.Stores;
 
 namespace Strata.Cli.Commands;
 
@@ -50,6 +51,17 @@ internal static class BackupCommand
         }
 
         await using Repo repo = await GlobalOptions.OpenRepoAsync(p, ct);
+        // Never back up the repository itself or Strata's cache when they lie inside the paths (e.g. `strata backup ~`).
+        var own = new List<string> { GlobalOptions.CacheRoot(p) };
+        if (repo.Store.Find<Strata.Stores.LocalStore>() is { } local)
+        {
+            own.Add(local.Root);
+        }
+        var inside = own.Select(Path.GetFullPath).Where(o => normalized.Any(n => o == n || o.StartsWith(n.TrimEnd('/') + "/", StringComparison.Ordinal))).ToList();
+        if (inside.Count > 0)
+        {
+            excludes = ExcludeMatcher.FromFiles((p.GetValue(Exclude) ?? []).Concat(inside.Select(ExcludeMatcher.EscapeLiteral)), p.GetValue(ExcludeFile) ?? []);
+        }
         var progress = new BackupProgress();
         progress.Error += (path, message) =>
         {

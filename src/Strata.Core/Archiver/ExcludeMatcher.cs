@@ -35,6 +35,21 @@ public sealed class ExcludeMatcher
 
     public bool IsEmpty => _patterns.Count == 0;
 
+    /// <summary>A pattern that matches exactly this absolute path (glob characters escaped).</summary>
+    public static string EscapeLiteral(string absolutePath)
+    {
+        var sb = new StringBuilder();
+        foreach (char c in absolutePath)
+        {
+            if (c is '*' or '?' or '[' or ']' or '\\')
+            {
+                sb.Append('\\');
+            }
+            sb.Append(c);
+        }
+        return sb.ToString();
+    }
+
     public static ExcludeMatcher FromFiles(IEnumerable<string> patterns, IEnumerable<string> files)
     {
         var all = new List<string>(patterns);
@@ -73,7 +88,7 @@ public sealed class ExcludeMatcher
         {
             p = "/";
         }
-        sb.Append(anchored ? "^" : "(^|/)");
+        sb.Append(anchored ? "^/" : "(^|/)");
         int i = anchored ? 1 : 0;
         for (; i < p.Length; i++)
         {
