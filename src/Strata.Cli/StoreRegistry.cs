@@ -66,8 +66,21 @@ internal static class StoreRegistry
     private static IStore OpenRemote(string scheme, string location) => scheme switch
     {
         "s3:" => OpenS3(location),
+        "rest:" => OpenRest(location),
         _ => throw new UserInputException($"repositories of the form '{scheme}...' are not supported by this build yet ({Redact(location)})"),
     };
+
+    private static IStore OpenRest(string location)
+    {
+        try
+        {
+            return RestStore.Open(location);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserInputException($"{Redact(location)}: {e.Message}");
+        }
+    }
 
     private static IStore OpenS3(string location)
     {

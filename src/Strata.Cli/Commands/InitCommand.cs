@@ -82,7 +82,7 @@ internal static class InitCommand
         await using Repo repo = await Repo.InitAsync(store, password, config, MasterKeys.CreateNew(), TimeProvider.System, ct);
         if (!p.GetValue(GlobalOptions.Quiet))
         {
-            Console.WriteLine($"created strata repository {config.Id[..10]} at {location}");
+            Console.WriteLine($"created strata repository {config.Id[..10]} at {StoreRegistry.Redact(location)}");
             if (sim is not null)
             {
                 Console.WriteLine($"SIMULATION: data packs behave like a cold archive: unreadable until thawed, a thaw takes {sim} (Bulk). No cloud is involved.");
