@@ -107,7 +107,7 @@ internal static class EstimateCommand
         }
         Console.WriteLine($"scanned {scan.Files} files, {Format.Bytes(scan.BytesTotal)}: {scan.FilesUnchanged} unchanged since the previous snapshot{(scan.HasParent ? "" : " (none found)")}, {scan.FilesRead} read ({Format.Bytes(scan.BytesRead)})");
         Console.WriteLine($"new data after dedup:  {Format.Bytes(scan.NewBytes)} in {scan.NewBlobs} blobs (before compression, so an upper bound)");
-        Console.WriteLine($"new objects:           {e.NewObjects}: {e.ColdObjects} cold in {where.ColdClass} ({e.DataPacks} data packs + 1 band record), {e.WarmObjects} warm in {where.WarmClass} ({e.TreePacks} tree packs, {e.DataPacks + e.TreePacks + 1} catalogs, 1 index segment, 1 snapshot)");
+        Console.WriteLine($"new objects:           {e.NewObjects}: {e.ColdObjects} cold in {where.ColdClass} ({Count(e.DataPacks, "data pack")} + 1 band record), {e.WarmObjects} warm in {where.WarmClass} ({Count(e.TreePacks, "tree pack")}, {Count(e.DataPacks + e.TreePacks + 1, "catalog")}, 1 index segment, 1 snapshot)");
         Console.WriteLine($"upload cost:           {Money(e.UploadUsd)} (PUTs: {Money(e.ColdPutUsd)} cold, {Money(e.WarmPutUsd)} warm{(shape.StageWarm ? ", packs staged warm first" : "")}; transfer in is free)");
         Console.WriteLine($"added monthly cost:    {Money(e.AddedMonthlyUsd)} ({Money(e.ColdMonthly.MonthlyUsd)} cold for {Format.Bytes(e.ColdBytes)}, {Money(e.WarmMonthly.MonthlyUsd)} warm for {Format.Bytes(e.WarmBytes)})");
         PrintSource(prices, where);
@@ -183,8 +183,9 @@ internal static class EstimateCommand
             return ExitCodes.Ok;
         }
         Console.WriteLine($"snapshot {snap.ShortId} ({snap.Snapshot.Time.ToLocalTime():yyyy-MM-dd HH:mm:ss}): {plan.Files.Count} files, {Format.Bytes(plan.FileBytes)} to restore");
-        Console.WriteLine($"cold packs to read: {est.Packs} ({Format.Bytes(est.Bytes)}) from {where.Provider} {where.ColdClass}; thawed copies kept {days} days; {(inRegion ? "in region (no egress)" : "out of region (egress charged)")}");
-        if (thawed + thawing + missing > 0)
+        bool needsThaw = prices.Class(where.Provider, where.ColdClass).NeedsThaw;
+        Console.WriteLine($"cold packs to read: {est.Packs} ({Format.Bytes(est.Bytes)}) from {Describe(where)}{(needsThaw ? $"; thawed copies kept {days} days" : "")}; {(inRegion ? "in region (no egress)" : "out of region (egress charged)")}");
+        if (needsThaw && thawed + thawing + missing > 0)
         {
             Console.WriteLine($"  now: {thawed} already readable, {thawing} thawing, {missing} missing (the estimate prices all of them as frozen)");
         }
@@ -223,7 +224,8 @@ internal static class EstimateCommand
             Emit(new RecoverJson(sizes.Count, sizes.Sum(), days, inRegion, [.. tiers.Select(ToJson)], PricesInfo(prices, where)), EstimateJson.Default.RecoverJson);
             return ExitCodes.Ok;
         }
-        Console.WriteLine($"recover reads every data pack: {sizes.Count} packs ({Format.Bytes(sizes.Sum())}) from {where.Provider} {where.ColdClass}; thawed copies kept {days} days; {(inRegion ? "in region (no egress)" : "out of region (egress charged)")}");
+        bool needsThaw = prices.Class(where.Provider, where.ColdClass).NeedsThaw;
+        Console.WriteLine($"recover reads every data pack: {sizes.Count} packs ({Format.Bytes(sizes.Sum())}) from {Describe(where)}{(needsThaw ? $"; thawed copies kept {days} days" : "")}; {(inRegion ? "in region (no egress)" : "out of region (egress charged)")}");
         PrintTiers(tiers);
         PrintSource(prices, where);
         return ExitCodes.Ok;
@@ -307,16 +309,18 @@ internal static class EstimateCommand
         return new PricesJson(provider.Key, provider.Region, cold.Name, warm.Name, cold.Source, cold.Date, warm.Source, warm.Date, [.. prices.OverrideFiles]);
     }
 
+    /// <summary>One line naming the prices used; the sources are in the JSON output and `strata estimate prices`.</summary>
     internal static void PrintSource(PriceTable prices, PriceRef where)
     {
         PricesJson info = PricesInfo(prices, where);
-        Console.WriteLine($"prices: {info.Provider} {info.Region}, {info.ColdClass} ({info.ColdSource}, {info.ColdDate})" +
-            (info.WarmClass != info.ColdClass ? $"; {info.WarmClass} ({info.WarmSource}, {info.WarmDate})" : ""));
-        if (info.OverrideFiles.Count > 0)
-        {
-            Console.WriteLine($"        with overrides from {string.Join(", ", info.OverrideFiles)}");
-        }
+        string dates = info.ColdDate == info.WarmDate ? $"as of {info.ColdDate}" : $"as of {info.ColdDate} and {info.WarmDate}";
+        string origin = info.OverrideFiles.Count > 0 ? $"defaults with overrides from {string.Join(", ", info.OverrideFiles)}" : "built-in defaults";
+        Console.WriteLine($"prices: {info.Provider} ({info.Region}) {info.ColdClass} and {info.WarmClass} {dates}, {origin}; sources: strata estimate prices");
     }
+
+    private static string Describe(PriceRef where) => where.Provider == where.ColdClass ? where.Provider : $"{where.Provider} {where.ColdClass}";
+
+    private static string Count(long n, string noun) => n == 1 ? $"1 {noun}" : $"{n} {noun}s";
 
     private static TierEstimateJson ToJson(TierEstimate t) => new(
         t.Tier.ToString().ToLowerInvariant(), t.Fastest.TotalHours, t.Slowest.TotalHours,
@@ -329,6 +333,10 @@ internal static class EstimateCommand
     internal static string Money(decimal v)
     {
         decimal a = Math.Abs(v);
+        if (a is > 0 and < 0.00005m)
+        {
+            return v < 0 ? "-<$0.0001" : "<$0.0001";
+        }
         string s = a == 0 ? "0.00" : a >= 1000 ? a.ToString("#,##0", CultureInfo.InvariantCulture) : a >= 1 ? a.ToString("0.00", CultureInfo.InvariantCulture) : a.ToString("0.0000", CultureInfo.InvariantCulture);
         return (v < 0 ? "-$" : "$") + s;
     }
@@ -358,6 +366,7 @@ internal sealed record BackupJson(
     decimal ColdPutUsd, decimal WarmPutUsd, decimal UploadUsd, decimal ColdMonthlyUsd, decimal WarmMonthlyUsd, decimal AddedMonthlyUsd,
     PricesJson Prices)
 {
+    [JsonPropertyOrder(-1)]
     public string MessageType => "estimate_backup";
 }
 
@@ -367,6 +376,7 @@ internal sealed record TierJson(long Objects, long Bytes, decimal MonthlyUsd);
 
 internal sealed record StorageJson(IReadOnlyList<KindJson> Kinds, TierJson Warm, TierJson Cold, decimal MonthlyUsd, PricesJson Prices)
 {
+    [JsonPropertyOrder(-1)]
     public string MessageType => "estimate_storage";
 }
 
@@ -374,11 +384,13 @@ internal sealed record RestoreJson(
     string SnapshotId, int Files, long FileBytes, long Packs, long Bytes, int PacksReadable, int PacksThawing, int PacksMissing, int Days, bool InRegion,
     IReadOnlyList<TierEstimateJson> Tiers, PricesJson Prices)
 {
+    [JsonPropertyOrder(-1)]
     public string MessageType => "estimate_restore";
 }
 
 internal sealed record RecoverJson(long Packs, long Bytes, int Days, bool InRegion, IReadOnlyList<TierEstimateJson> Tiers, PricesJson Prices)
 {
+    [JsonPropertyOrder(-1)]
     public string MessageType => "estimate_recover";
 }
 

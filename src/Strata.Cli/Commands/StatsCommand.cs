@@ -89,6 +89,7 @@ internal sealed record SnapshotUsageJson(
 
 internal sealed record StatsJson(StorageJson Storage, IReadOnlyList<SnapshotUsageJson> Snapshots, string? Note)
 {
+    [JsonPropertyOrder(-1)]
     public string MessageType => "stats";
 }
 

@@ -98,12 +98,15 @@ public sealed class ExcludeMatcher
                 case '*':
                     if (i + 1 < p.Length && p[i + 1] == '*')
                     {
-                        sb.Append(".*");
                         i++;
                         if (i + 1 < p.Length && p[i + 1] == '/')
                         {
                             i++;
-                            sb.Append("/?");
+                            sb.Append("(.*/)?"); // "**/" is zero or more whole components
+                        }
+                        else
+                        {
+                            sb.Append(".*");
                         }
                     }
                     else

@@ -207,6 +207,24 @@ public sealed class PriceTable
 
     private static string? NonEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 
+    /// <summary>The reader's message without .NET type names: "unknown field 'x' at $.providers..." for a typo.</summary>
+    private static string Describe(JsonException e)
+    {
+        string message = e.Message;
+        int unmapped = message.IndexOf(" could not be mapped", StringComparison.Ordinal);
+        if (unmapped > 0)
+        {
+            message = "unknown field " + message[..unmapped].Replace("The JSON property ", "", StringComparison.Ordinal);
+        }
+        else
+        {
+            int type = message.IndexOf(" Path:", StringComparison.Ordinal);
+            message = type > 0 ? message[..type] : message;
+            message = System.Text.RegularExpressions.Regex.Replace(message, @"\s*(to|into) type '[^']*'", "");
+        }
+        return e.Path is { Length: > 0 } path ? $"{message} (at {path})" : message;
+    }
+
     private static PriceDocument ParseDocument(string json, string origin)
     {
         try
@@ -224,7 +242,7 @@ public sealed class PriceTable
         }
         catch (JsonException e)
         {
-            throw new PriceTableException($"{origin}: not a valid price table: {e.Message}", e);
+            throw new PriceTableException($"{origin}: not a valid price table: {Describe(e)}", e);
         }
     }
 
