@@ -137,18 +137,17 @@ internal static class RestoreCommand
         await ColdRead.PlanAndRequestAsync(repo, snap, cold, settings, ui, ct);
 
         long files = 0, bytes = 0;
-        var failures = new List<RestoreFailure>();
         RestoreResult? last = null;
+        // Each pass retries every file that is not complete, so the last pass's failures are the ones that stand.
         async Task PassAsync(IReadOnlySet<Crypto.BlobId> readable, CancellationToken c)
         {
             RestoreResult r = await cold.RestoreReadyAsync(options, null, c);
             files += r.Files;
             bytes += r.Bytes;
-            failures.AddRange(r.Failures);
             last = r;
             if (r.Files > 0 && settings.Wait)
             {
-                ui.Line($"restored {r.Files} files ({Format.Bytes(r.Bytes)}); {r.Deferred} wait for thaws");
+                ui.Line($"restored {ColdRead.N(r.Files, "file")} ({Format.Bytes(r.Bytes)}); {r.Deferred} still wait for thaws");
             }
         }
 
@@ -162,6 +161,7 @@ internal static class RestoreCommand
             await PassAsync(cold.ReadableSet(), ct);
         }
         RestoreResult final = last!;
+        IReadOnlyList<RestoreFailure> failures = final.Failures;
         ReportFailures(failures, json);
         bool done = final.Deferred == 0;
         if (done && failures.Count == 0)
@@ -187,8 +187,9 @@ internal static class RestoreCommand
         }
         else if (!quiet)
         {
-            string already = cold.CompleteFiles > 0 ? $" ({cold.CompleteFiles} were already complete)" : "";
-            Console.WriteLine($"restored snapshot {snap.ShortId}: {files} files, {Format.Bytes(bytes)} into {request.Target}{already}");
+            string already = cold.CompleteFiles > 0 ? $" ({cold.CompleteFiles} already complete)" : "";
+            string sofar = done ? "" : " so far";
+            Console.WriteLine($"restored {ColdRead.N(files, "file")}{sofar} of snapshot {snap.ShortId}, {Format.Bytes(bytes)}, into {request.Target}{already}");
             if (!done)
             {
                 Console.WriteLine(ColdRead.HowToResume(cold, final.Deferred, final.DeferredBytes, outcome, $"strata restore --resume {cold.Job?.ShortId}", repo.Clock));
@@ -292,26 +293,35 @@ internal static class ColdRead
         RestorePlan plan = cold.Plan;
         IReadOnlyList<PlannedPack> toRequest = cold.ToRequest;
         IReadOnlyList<PlannedPack> expired = cold.InState(PackState.Expired);
-        PriceTable prices = PriceTable.Load(null);
-        IReadOnlyList<TierEstimate> estimates = CostModel.EstimateColdRead(prices, RestorePlan.ColdRead(props, toRequest, s.Days, s.InRegion));
+        PriceTable prices;
+        IReadOnlyList<TierEstimate> estimates;
+        try
+        {
+            prices = PriceTable.Load(null);
+            estimates = CostModel.EstimateColdRead(prices, RestorePlan.ColdRead(props, toRequest, s.Days, s.InRegion));
+        }
+        catch (PriceTableException e)
+        {
+            throw new UserInputException($"cannot price the thaw, so nothing was requested: {e.Message}");
+        }
         LocalStore? local = repo.Store.Find<LocalStore>();
         ColdSimulation? sim = props.SimulatedCold ? local?.Simulation : null;
 
-        string what = cold.Request.IsDump ? $"dump of {cold.Request.DumpPath}" : "restore";
-        ui.Line($"Cold {what} plan, snapshot {snap.ShortId} ({string.Join(" ", snap.Snapshot.Paths)}), from {props.ColdStorageClass}:");
+        string what = cold.Request.IsDump ? "dump" : "restore";
+        ui.Line($"Cold {what} plan{(cold.Request.IsDump ? $" for {cold.Request.DumpPath}" : "")}, snapshot {snap.ShortId} ({string.Join(" ", snap.Snapshot.Paths)}), from {props.ColdStorageClass}:");
         string complete = cold.CompleteFiles > 0 ? $" ({cold.CompleteFiles} already complete in the target, skipped)" : "";
         ui.Line($"  files:        {plan.Files.Count} selected, {Format.Bytes(plan.FileBytes)}{complete}");
-        ui.Line($"  cold packs:   {cold.Needed.Count} needed, {Format.Bytes(cold.Needed.Sum(p => p.Bytes))} (of {plan.ColdObjects} packs, {Format.Bytes(plan.ColdBytes)} for the whole selection)");
+        ui.Line($"  cold packs:   {cold.Needed.Count} needed, {Format.Bytes(cold.Needed.Sum(p => p.Bytes))} (of {N(plan.ColdObjects, "pack")}, {Format.Bytes(plan.ColdBytes)}, for the whole selection)");
         ui.Line($"  state:        {cold.Count(PackState.Ready)} ready (thawed or warm), {cold.Count(PackState.Thawing)} thawing, {cold.Count(PackState.Frozen)} frozen, {cold.Count(PackState.Expired)} expired"
             + (cold.Count(PackState.Missing) > 0 ? $", {cold.Count(PackState.Missing)} MISSING from the store" : ""));
         if (cold.Job is { } existing)
         {
-            ui.Line($"  job:          {existing.ShortId}, {existing.Latest.Event} {Format.Time(existing.Latest.Time.ToUnixTimeMilliseconds() * 1_000_000)} ({existing.Latest.Tier.ToString().ToLowerInvariant()}, {existing.Latest.Days} days)");
+            ui.Line($"  job:          {existing.ShortId}, {existing.Latest.Event} {Format.Time(existing.Latest.Time.ToUnixTimeMilliseconds() * 1_000_000)} ({existing.Latest.Tier.ToString().ToLowerInvariant()}, {N(existing.Latest.Days, "day")})");
         }
         if (sim is not null)
         {
-            ui.Line($"  SIMULATION:   this repository's cold tier is a local simulation, not a cloud archive: a thaw takes {Format.Duration(sim.DelayFor(ThawTier.Bulk))} (bulk), "
-                + $"{Format.Duration(sim.DelayFor(ThawTier.Standard))} (standard), {Format.Duration(sim.DelayFor(ThawTier.Expedited))} (expedited), and a day lasts {Format.Duration(TimeSpan.FromSeconds(sim.DaySeconds))}. "
+            ui.Line($"  SIMULATION:   this repository's cold tier is a local simulation, not a cloud archive: a thaw takes {Duration(sim.DelayFor(ThawTier.Bulk))} (bulk), "
+                + $"{Duration(sim.DelayFor(ThawTier.Standard))} (standard), {Duration(sim.DelayFor(ThawTier.Expedited))} (expedited), and a day lasts {Duration(TimeSpan.FromSeconds(sim.DaySeconds))}. "
                 + $"The costs below are what {props.PriceProvider} {props.ColdStorageClass} would charge; nothing is billed.");
         }
 
@@ -358,7 +368,7 @@ internal static class ColdRead
             return cold.Job;
         }
 
-        ui.Line($"  to thaw now:  {toRequest.Count} packs, {Format.Bytes(toRequest.Sum(p => p.Bytes))}, each copy kept {s.Days} days{(s.InRegion ? ", read in region (no egress)" : "")}");
+        ui.Line($"  to thaw now:  {N(toRequest.Count, "pack")}, {Format.Bytes(toRequest.Sum(p => p.Bytes))}, each copy kept {N(s.Days, "day")}{(s.InRegion ? ", read in region (no egress)" : "")}");
         ui.Line("");
         ui.Line($"  {"tier",-10} {"ready in",-20} {"retrieval",10} {"requests",10} {"egress",10} {"thawed copy",12} {"total",10}");
         foreach (TierEstimate e in estimates)
@@ -381,23 +391,23 @@ internal static class ColdRead
         if (expired.Count > 0)
         {
             TierEstimate again = CostModel.EstimateColdRead(prices, RestorePlan.ColdRead(props, expired, s.Days, s.InRegion)).First(e => e.Tier == chosen.Tier);
-            ui.Line($"note: {expired.Count} packs ({Format.Bytes(expired.Sum(p => p.Bytes))}) were thawed before and their thawed copies have expired; "
+            ui.Line($"note: {N(expired.Count, "pack")} ({Format.Bytes(expired.Sum(p => p.Bytes))}) were thawed before and their thawed copies have expired; "
                 + $"they are requested again, which costs {Usd(again.TotalUsd)} ({tierName}) of the total");
             ui.Event(new() { ["message_type"] = "note", ["note"] = "expired", ["packs_expired"] = expired.Count, ["bytes_expired"] = expired.Sum(p => p.Bytes), ["rerequest_usd"] = (double)again.TotalUsd });
         }
         if (s.MaxCost is { } max && chosen.TotalUsd > max)
         {
-            throw new UserInputException($"the thaw would cost {Usd(chosen.TotalUsd)} ({toRequest.Count} packs at {tierName}), more than --max-cost {Usd(max)}; nothing was requested");
+            throw new UserInputException($"the thaw would cost {Usd(chosen.TotalUsd)} ({N(toRequest.Count, "pack")} at {tierName}), more than --max-cost {Usd(max)}; nothing was requested");
         }
         if (!s.Yes)
         {
             bool terminal = !Console.IsInputRedirected && !Console.IsErrorRedirected;
             if (!terminal)
             {
-                throw new UserInputException($"this {what} needs {toRequest.Count} packs thawed ({Format.Bytes(toRequest.Sum(p => p.Bytes))}, about {Usd(chosen.TotalUsd)} at {tierName}, ready {ReadyIn(chosen, sim)}); nothing was requested. "
+                throw new UserInputException($"this {what} needs {N(toRequest.Count, "pack")} thawed ({Format.Bytes(toRequest.Sum(p => p.Bytes))}, about {Usd(chosen.TotalUsd)} at {tierName}, ready {ReadyIn(chosen, sim)}); nothing was requested. "
                     + "Run it again with --yes to request the thaws (add --max-cost USD to cap the cost, --tier to choose the speed), or on a terminal to be asked");
             }
-            Console.Error.Write($"Request {toRequest.Count} thaws at {tierName} for about {Usd(chosen.TotalUsd)}? [y/N] ");
+            Console.Error.Write($"Request {N(toRequest.Count, "thaw")} at {tierName} for about {Usd(chosen.TotalUsd)}? [y/N] ");
             string? answer = Console.In.ReadLine();
             if (answer is null || !answer.Trim().StartsWith('y'))
             {
@@ -407,7 +417,7 @@ internal static class ColdRead
 
         ThawJob? job = await cold.SubmitAsync(chosen.Tier, s.Days, chosen.TotalUsd, chosen.Slowest, new ThawSubmitOptions(Concurrency: props.Connections), ct);
         DateTimeOffset now = repo.Clock.GetUtcNow();
-        ui.Line($"requested {toRequest.Count} thaws at {tierName} (about {Usd(chosen.TotalUsd)}{(sim is not null ? ", simulated" : "")}); job {job?.ShortId}, ready {When(cold.Eta(), now)}");
+        ui.Line($"requested {N(toRequest.Count, "thaw")} at {tierName} (about {Usd(chosen.TotalUsd)}{(sim is not null ? ", simulated" : "")}); job {job?.ShortId}, ready {When(cold.Eta(), now)}");
         ui.Event(new()
         {
             ["message_type"] = "thaw_requested",
@@ -425,7 +435,7 @@ internal static class ColdRead
     public static string HowToResume(ColdRestore cold, long deferred, long deferredBytes, ColdWaitOutcome? outcome, string? resumeCommand, TimeProvider clock)
     {
         DateTimeOffset now = clock.GetUtcNow();
-        string left = $"{deferred} files ({Format.Bytes(deferredBytes)}) wait for {cold.Count(PackState.Thawing) + cold.Count(PackState.Frozen) + cold.Count(PackState.Expired)} packs";
+        string left = $"{N(deferred, "file")} ({Format.Bytes(deferredBytes)}) wait for {N(cold.Count(PackState.Thawing) + cold.Count(PackState.Frozen) + cold.Count(PackState.Expired), "pack")}";
         if (outcome == ColdWaitOutcome.NeedsRequest || cold.Count(PackState.Thawing) == 0)
         {
             return $"{left} that are frozen again (a thawed copy expired). Run the same command again to see the cost of requesting them again"
@@ -444,18 +454,29 @@ internal static class ColdRead
             return "at a time the store does not say";
         }
         TimeSpan d = t - now;
-        string rel = d <= TimeSpan.Zero ? "now" : $"in {Format.Duration(d)}";
+        string rel = d <= TimeSpan.Zero ? "now" : $"in {Duration(d)}";
         return $"about {t.ToLocalTime():yyyy-MM-dd HH:mm:ss} ({rel})";
     }
 
     /// <summary>How long a thaw at this tier takes: the simulated delay on a simulated tier, else the price table's range.</summary>
     public static string ReadyIn(TierEstimate e, ColdSimulation? sim) =>
-        sim is null ? Range(e) : $"within {Format.Duration(sim.DelayFor(e.Tier))} (simulated)";
+        sim is null ? Range(e) : $"within {Duration(sim.DelayFor(e.Tier))} (simulated)";
+
+    /// <summary>"1 pack", "3 packs".</summary>
+    public static string N(long n, string noun) => n == 1 ? $"1 {noun}" : $"{n} {noun}s";
+
+    /// <summary>Like <see cref="Format.Duration"/>, with fractions of a second (a simulation's short delays) and singulars.</summary>
+    public static string Duration(TimeSpan t)
+    {
+        (double v, string unit) = t.TotalDays >= 1 ? (t.TotalDays, "day") : t.TotalHours >= 1 ? (t.TotalHours, "hour") : t.TotalMinutes >= 1 ? (t.TotalMinutes, "minute") : (t.TotalSeconds, "second");
+        string num = v.ToString(unit == "second" && v < 10 ? "0.##" : "0.#", CultureInfo.InvariantCulture);
+        return num == "1" ? $"1 {unit}" : $"{num} {unit}s";
+    }
 
     public static string Range(TierEstimate e) =>
         e.Slowest == TimeSpan.Zero ? "at once"
-        : e.Fastest == TimeSpan.Zero || e.Fastest == e.Slowest ? $"within {Format.Duration(e.Slowest)}"
-        : $"{Format.Duration(e.Fastest)} to {Format.Duration(e.Slowest)}";
+        : e.Fastest == TimeSpan.Zero || e.Fastest == e.Slowest ? $"within {Duration(e.Slowest)}"
+        : $"{Duration(e.Fastest)} to {Duration(e.Slowest)}";
 
     /// <summary>Dollars: cents from one cent up, four decimals below, "&lt;$0.0001" for less.</summary>
     public static string Usd(decimal v) =>

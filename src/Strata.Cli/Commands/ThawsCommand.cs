@@ -82,7 +82,7 @@ internal static class ThawsCommand
             Console.WriteLine($"{s.Job.ShortId,-9} {s.State,-10} {$"{s.Ready}/{s.Total}",-7} {s.Thawing,-7} {s.Frozen,-7} {s.Expired,-7} {r.Tier.ToString().ToLowerInvariant(),-9} {Local(s.Job.FirstRequestedAt),-19} {(s.Thawing > 0 ? Local(s.Eta) : "-"),-19} {Local(s.ExpiresAt),-19} {r.SnapshotId[..8],-9} {target}");
         }
         Console.WriteLine(new string('-', 140));
-        Console.WriteLine($"{states.Count} jobs; times are local ({now.ToLocalTime():zzz}). A job that is 'expired' or 'thawing' continues with 'strata restore --resume JOB'.");
+        Console.WriteLine($"{ColdRead.N(states.Count, "job")}; times are local ({now.ToLocalTime():zzz}). A job that is 'expired' or 'thawing' continues with 'strata restore --resume JOB'.");
         return ExitCodes.Ok;
     }
 

@@ -257,7 +257,7 @@ public sealed class ColdRestore
             Days = days,
             StorageClass = props.ColdStorageClass,
             Simulated = props.SimulatedCold,
-            EstimatedUsd = estimatedUsd,
+            EstimatedUsd = (Job?.Latest.EstimatedUsd ?? 0m) + estimatedUsd,
             ExpectedReadyAt = expected,
             Host = Environment.MachineName,
             Note = expired > 0 ? $"{expired} pack(s) whose thawed copy expired were requested again" : null,
@@ -359,7 +359,6 @@ public sealed class ColdRestore
             Event = ThawJobEvents.Completed,
             Time = now,
             Previous = job.ObjectId,
-            EstimatedUsd = 0,
             Note = null,
         };
         string objectId = await ThawJobs.WriteAsync(Repo, record, ct).ConfigureAwait(false);

@@ -54,7 +54,7 @@ public sealed record ThawJobRecord
     public string StorageClass { get; init; } = "";
     /// <summary>The cold tier is the local simulation.</summary>
     public bool Simulated { get; init; }
-    /// <summary>What the requests of this record were estimated to cost (retrieval + requests + egress + thawed copy).</summary>
+    /// <summary>What the job's requests so far were estimated to cost, summed over its records (retrieval + requests + egress + thawed copy).</summary>
     public decimal EstimatedUsd { get; init; }
     /// <summary>When the requests of this record should all be ready (the store's answer if it gives one, else the tier's slowest time).</summary>
     public DateTimeOffset? ExpectedReadyAt { get; init; }

@@ -40,7 +40,10 @@ internal sealed class TestRepository : IAsyncDisposable
     public Repo Repo { get; private set; } = null!;
     public long PackSize => Repo.Config.Packs.ColdTargetSize;
 
-    public static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromMinutes(3));
+
+    /// <summary>Cancels after three minutes, so a test that would hang fails instead.</summary>
+    public CancellationToken Ct => _timeout.Token;
 
     public static async Task<TestRepository> CreateAsync(ColdSimulation? simulation, long coldPackSize = 1 << 20, ChunkerParameters? chunker = null)
     {
@@ -52,15 +55,16 @@ internal sealed class TestRepository : IAsyncDisposable
             store.EnableColdSimulation(simulation);
         }
         RepoConfig config = RepoConfig.CreateNew(clock.GetUtcNow(), coldPackSize) with { Chunker = chunker ?? SmallChunks };
-        t.Repo = await Repo.InitAsync(store, Password, config, MasterKeys.CreateNew(), clock, Ct);
+        t.Repo = await Repo.InitAsync(store, Password, config, MasterKeys.CreateNew(), clock, t.Ct);
         t._opened.Add(t.Repo);
         return t;
     }
 
     /// <summary>Opens the repository again from its folder (new store, new index), as another process would.</summary>
-    public async Task<Repo> ReopenAsync()
+    public async Task<Repo> ReopenAsync(Func<IStore, IStore>? wrap = null)
     {
-        var repo = await Repo.OpenAsync(new LocalStore(RepoDir, Clock), Password, Clock, Ct);
+        IStore store = new LocalStore(RepoDir, Clock);
+        var repo = await Repo.OpenAsync(wrap is null ? store : wrap(store), Password, Clock, Ct);
         await repo.LoadIndexAsync(Ct);
         _opened.Add(repo);
         Repo = repo;
@@ -115,7 +119,7 @@ internal sealed class TestRepository : IAsyncDisposable
     /// <summary>Thaws some data packs at once (Expedited, then the clock moves past its delay): a test's way to have only those readable.</summary>
     public async Task ThawNowAsync(IEnumerable<BlobId> packs)
     {
-        var sim = ((LocalStore)Repo.Store).Simulation!;
+        var sim = Repo.Store.Find<LocalStore>()!.Simulation!;
         foreach (BlobId id in packs)
         {
             await Repo.Store.RequestThawAsync(new ObjectName(ObjectKind.Data, id.ToString()), new ThawRequest(ThawTier.Expedited, 1), Ct);
@@ -127,6 +131,7 @@ internal sealed class TestRepository : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
+        _timeout.Dispose();
         try
         {
             using var p = Process.Start(new ProcessStartInfo("rm", ["-rf", "--one-file-system", Root]) { UseShellExecute = false });
