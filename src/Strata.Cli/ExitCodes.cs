@@ -15,6 +15,8 @@ internal static class ExitCodes
     public const int Partial = 3;
     /// <summary>check found problems, or restore could not restore every file.</summary>
     public const int Damaged = 4;
+    /// <summary>A cold restore or dump did what was readable and waits for thaws: run it again (or --resume) later.</summary>
+    public const int WaitingForThaw = 5;
     public const int NoRepository = 10;
     public const int WrongPassword = 12;
     public const int WriterKey = 13;

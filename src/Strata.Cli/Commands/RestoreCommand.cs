@@ -13,7 +13,7 @@ namespace Strata.Cli.Commands;
 internal static class RestoreCommand
 {
     /// <summary>The restore (or dump) is waiting for thaws: what was readable is written, the rest follows on a later run.</summary>
-    public const int WaitingForThaw = 5;
+    public const int WaitingForThaw = ExitCodes.WaitingForThaw;
 
     private static readonly Argument<string?> SnapshotArg = new("snapshot") { Description = "snapshot id (or unique prefix), or 'latest'", Arity = ArgumentArity.ZeroOrOne };
     private static readonly Option<string?> Target = new("--target", "-t") { Description = "folder to restore into; absolute paths are recreated under it" };
