@@ -143,14 +143,14 @@ CONF
     ceph-authtool --create-keyring "$D/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
     monmaptool --create --add a 127.0.0.1:6789 --fsid "$fsid" "$D/monmap" >/dev/null
     ceph-mon --mkfs -i a --monmap "$D/monmap" --keyring "$D/keyring"
-    ceph-mon -i a
+    ceph-mon -i a 9>&-
     osd_uuid=$(uuidgen)
     osd_id=$(ceph osd create "$osd_uuid")
     mkdir -p "$D/osd/osd.$osd_id"
     ceph-osd -i "$osd_id" --mkfs --osd-uuid "$osd_uuid" >"$D/log/osd-mkfs.log" 2>&1
     ceph osd crush add "osd.$osd_id" 1.0 host=localhost root=default >/dev/null 2>&1 || true
-    ceph-osd -i "$osd_id"
-    radosgw -n client.rgw.a --rgw-data="$D/rgw"
+    ceph-osd -i "$osd_id" 9>&-
+    radosgw -n client.rgw.a --rgw-data="$D/rgw" 9>&-
     wait_answering
     radosgw-admin user create --uid=test --display-name=test --access-key=TESTAK --secret-key=TESTSECRET >/dev/null
     local sc
@@ -162,7 +162,7 @@ CONF
     rgw_pid=$(cat "$D/run/client.rgw.a.pid")
     kill "$rgw_pid"
     while kill -0 "$rgw_pid" 2>/dev/null; do sleep 0.2; done
-    radosgw -n client.rgw.a --rgw-data="$D/rgw"
+    radosgw -n client.rgw.a --rgw-data="$D/rgw" 9>&-
     wait_answering
     log "radosgw up on $URL (keys TESTAK / TESTSECRET, data in $D)"
 }

@@ -123,7 +123,12 @@ public sealed class Archiver
         var skipped = _skipped.ToList();
         string? state = rootState?.ToString();
         // Nothing a user cares about changed (access times aside) and nothing was skipped: no new version.
-        bool unchanged = previous?.State is { } ps && ps == state && skipped.Count == 0;
+        bool unchanged = previous?.State is { } ps && ps == state && skipped.Count == 0 && previous.Tree is not null;
+        if (unchanged)
+        {
+            // Same state: point at the previous version's tree (only access times differ), which an earlier band holds.
+            rootTree = previous!.Tree!.Value;
+        }
         var snapshot = new Snapshot
         {
             Time = start,
@@ -448,6 +453,8 @@ public sealed class Archiver
         public bool Changed { get; set; }
         public long BytesRead { get; set; }
         public List<Extent> Extents { get; set; } = [];
+        /// <summary>Read by data regions (holes skipped); a file that is all hole has no regions and no content.</summary>
+        public bool Sparse { get; set; }
     }
 
     /// <summary>One chunk of a file: its id and, when the index does not have it yet, its payload in a rented buffer.</summary>
@@ -498,6 +505,7 @@ public sealed class Archiver
             throw new IOException("the file was replaced before it could be read");
         }
         bool sparse = before.Size > 0 && before.Blocks * 512 < before.Size;
+        job.Sparse = sparse;
         List<(long Offset, long Length)> regions = sparse ? Posix.DataExtents(handle, before.Size) : [(0, long.MaxValue)];
         var chunker = _repo.Chunker;
         long total = 0;
@@ -676,7 +684,7 @@ public sealed class Archiver
             {
                 Content = ids,
                 Extents = job.Extents,
-                Size = job.Extents.Count > 0 ? job.Stat.Size : job.BytesRead,
+                Size = job.Sparse ? job.Stat.Size : job.BytesRead,
                 ChangedWhileReading = job.Changed,
             });
         }

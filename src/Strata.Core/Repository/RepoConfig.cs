@@ -47,7 +47,11 @@ public sealed record RepoConfig(
         {
             throw new RepositoryFormatException($"the config of {location} is damaged (not valid JSON: {e.Message}); it cannot be opened");
         }
-        if (c is null || c.Format != FormatName || c.Chunker is null || c.Packs is null || c.Compression is null || c.Storage is null || string.IsNullOrEmpty(c.Id))
+        if (c is not null && c.Storage is null)
+        {
+            c = c with { Storage = StorageParameters.Default };
+        }
+        if (c is null || c.Format != FormatName || c.Chunker is null || c.Packs is null || c.Compression is null || string.IsNullOrEmpty(c.Id))
         {
             throw new RepositoryFormatException($"the config of {location} is damaged or is not a Strata repository config");
         }
