@@ -123,10 +123,12 @@ public sealed class Archiver
         var skipped = _skipped.ToList();
         string? state = rootState?.ToString();
         // Nothing a user cares about changed (access times aside) and nothing was skipped: no new version.
-        bool unchanged = previous?.State is { } ps && ps == state && skipped.Count == 0 && previous.Tree is not null;
-        if (unchanged)
+        bool unchanged = previous?.State is { } ps && ps == state && skipped.Count == 0;
+        // Same state: point at the previous version's tree (only access times differ), which an earlier band holds.
+        // A writer without its local cache does not know that tree: it keeps its own and writes a band for it.
+        bool reuseTree = unchanged && previous!.Tree is not null;
+        if (reuseTree)
         {
-            // Same state: point at the previous version's tree (only access times differ), which an earlier band holds.
             rootTree = previous!.Tree!.Value;
         }
         var snapshot = new Snapshot
@@ -157,7 +159,7 @@ public sealed class Archiver
                 BytesAdded = _bytesAdded,
                 BytesStored = _bytesStored,
                 BlobsAdded = _blobsAdded,
-                PacksAdded = _packsAdded + (unchanged ? 0 : 1),
+                PacksAdded = _packsAdded + (reuseTree ? 0 : 1),
                 Seconds = (end - start).TotalSeconds,
             },
         };
@@ -166,7 +168,7 @@ public sealed class Archiver
         // An unchanged run adds no band (its trees are all in an earlier band): one cold object less per run.
         lock (_treeLock)
         {
-            if (unchanged)
+            if (reuseTree)
             {
                 _bandPack?.Dispose();
                 _bandPack = null;
