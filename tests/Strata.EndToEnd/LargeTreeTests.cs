@@ -1,5 +1,6 @@
 using Strata.EndToEnd.Infrastructure;
 using Strata.Platform;
+using Xunit.Abstractions;
 
 namespace Strata.EndToEnd;
 
