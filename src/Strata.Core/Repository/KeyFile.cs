@@ -31,7 +31,7 @@ public sealed record KeyFile(
 {
     public const int CurrentVersion = 1;
 
-    public static KeyFile Create(MasterKeys keys, KeyRole role, string password, string host, string username, DateTimeOffset now, int memoryKib = 65536, int passes = 3)
+    public static KeyFile Create(MasterKeys keys, KeyRole role, string password, string host, string username, DateTimeOffset now, int memoryKib = 32768, int passes = 3)
     {
         byte[] salt = RandomNumberGenerator.GetBytes(PasswordKdf.SaltSize);
         byte[] kek = PasswordKdf.Derive(password, salt, memoryKib, passes);
