@@ -107,6 +107,15 @@ public sealed class ParentTrees
         }
         Directory.CreateDirectory(_cacheDir);
         string treesFile = Path.Combine(_cacheDir, $"trees-{snapshotId}");
+        CacheRecord? previous = ReadRecord(sourceId);
+        string previousTrees = previous is null ? "" : Path.Combine(_cacheDir, $"trees-{previous.SnapshotId}");
+        if (previous is not null && previous.Tree == snapshot.Tree && File.Exists(previousTrees))
+        {
+            // An unchanged run points at the previous tree: keep the trees that describe it.
+            File.Move(previousTrees, treesFile, overwrite: true);
+            File.WriteAllText(RecordPath(sourceId), JsonSerializer.Serialize(new CacheRecord(snapshotId, snapshot.Tree), CacheJson.Default.CacheRecord));
+            return Task.CompletedTask;
+        }
         using (var fs = new FileStream(treesFile + ".tmp", FileMode.Create))
         {
             Span<byte> len = stackalloc byte[4];
