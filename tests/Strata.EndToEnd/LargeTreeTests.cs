@@ -12,7 +12,11 @@ public sealed class LargeTreeTests(ITestOutputHelper output) : IDisposable
 
     private void Phase(string what) => output.WriteLine($"{_clock.Elapsed.TotalSeconds,7:F1}s {what}");
 
-    public void Dispose() => _box.Dispose();
+    public void Dispose()
+    {
+        _box.Dispose();
+        Phase("cleanup");
+    }
 
     [Fact]
     public async Task A_folder_of_100000_tiny_files_backs_up_and_restores_completely()

@@ -162,12 +162,19 @@ internal static class TreeComparer
         }
     }
 
+    [ThreadStatic]
+    private static byte[]? _bufferA;
+
+    [ThreadStatic]
+    private static byte[]? _bufferB;
+
     /// <summary>Streams both files and compares them; <paramref name="firstDifference"/> is the offset of the first differing byte.</summary>
     public static bool SameContent(byte[] a, byte[] b, out long firstDifference)
     {
         using SafeFileHandle ha = Posix.OpenRead(a);
         using SafeFileHandle hb = Posix.OpenRead(b);
-        byte[] ba = new byte[1 << 20], bb = new byte[1 << 20];
+        // one pair of buffers per thread: a tree of 100,000 tiny files must not allocate 2 MiB per file
+        byte[] ba = _bufferA ??= new byte[1 << 20], bb = _bufferB ??= new byte[1 << 20];
         long pos = 0;
         while (true)
         {
