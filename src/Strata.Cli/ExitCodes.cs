@@ -18,6 +18,8 @@ internal static class ExitCodes
     /// <summary>A cold restore or dump did what was readable and waits for thaws: run it again (or --resume) later.</summary>
     public const int WaitingForThaw = 5;
     public const int NoRepository = 10;
+    /// <summary>Another run holds a conflicting repository lock (restic's code for "failed to lock repository").</summary>
+    public const int Locked = 11;
     public const int WrongPassword = 12;
     public const int WriterKey = 13;
 
@@ -28,6 +30,8 @@ internal static class ExitCodes
         {
             OperationCanceledException => (130, "interrupted"),
             RepositoryNotFoundException => (NoRepository, e.Message),
+            Locks.LockConflictException => (Locked, e.Message),
+            Locks.LockLostException => (Failure, e.Message),
             WrongPasswordException => (WrongPassword, e.Message),
             WriterKeyException => (WriterKey, e.Message),
             UserInputException => (Usage, e.Message),

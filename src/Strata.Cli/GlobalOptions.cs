@@ -32,6 +32,7 @@ internal static class GlobalOptions
         root.Options.Add(Json);
         root.Options.Add(Quiet);
         root.Options.Add(CacheDir);
+        root.Options.Add(Locking.LockWait);
     }
 
     public static string RepoLocation(ParseResult p) =>

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Spectre.Console;
 using Strata.Archiver;
 using Strata.Cli.Output;
+using Strata.Locks;
 using Strata.Repository;
 using Strata.Stores;
 
@@ -50,123 +51,136 @@ internal static class BackupCommand
             Console.Error.WriteLine("note: a path was given more than once; it is backed up once");
         }
 
-        await using Repo repo = await GlobalOptions.OpenRepoAsync(p, ct);
-        // Never back up the repository itself or Strata's cache when they lie inside the paths (e.g. `strata backup ~`).
-        var own = new List<string> { GlobalOptions.CacheRoot(p) };
-        if (repo.Store.Find<Strata.Stores.LocalStore>() is { } local)
+        await using Repo repo = await GlobalOptions.OpenRepoAsync(p, ct, loadIndex: false);
+        string host = p.GetValue(Host) ?? Environment.MachineName;
+        // The lock comes before the index: a purge that holds the exclusive lock may be deleting packs the index lists.
+        await using RepoLock held = await Locking.AcquireAsync(p, repo, LockMode.Host, "backup", host, ct);
+        using var lockedCts = CancellationTokenSource.CreateLinkedTokenSource(ct, held.Lost);
+        ct = lockedCts.Token;
+        try
         {
-            own.Add(local.Root);
-        }
-        var inside = own.Select(Path.GetFullPath).Where(o => normalized.Any(n => o == n || o.StartsWith(n.TrimEnd('/') + "/", StringComparison.Ordinal))).ToList();
-        if (inside.Count > 0)
-        {
-            excludes = ExcludeMatcher.FromFiles((p.GetValue(Exclude) ?? []).Concat(inside.Select(ExcludeMatcher.EscapeLiteral)), p.GetValue(ExcludeFile) ?? []);
-        }
-        var progress = new BackupProgress();
-        progress.Error += (path, message) =>
-        {
+            await repo.LoadIndexAsync(ct);
+            // Never back up the repository itself or Strata's cache when they lie inside the paths (e.g. `strata backup ~`).
+            var own = new List<string> { GlobalOptions.CacheRoot(p) };
+            if (repo.Store.Find<Strata.Stores.LocalStore>() is { } local)
+            {
+                own.Add(local.Root);
+            }
+            var inside = own.Select(Path.GetFullPath).Where(o => normalized.Any(n => o == n || o.StartsWith(n.TrimEnd('/') + "/", StringComparison.Ordinal))).ToList();
+            if (inside.Count > 0)
+            {
+                excludes = ExcludeMatcher.FromFiles((p.GetValue(Exclude) ?? []).Concat(inside.Select(ExcludeMatcher.EscapeLiteral)), p.GetValue(ExcludeFile) ?? []);
+            }
+            var progress = new BackupProgress();
+            progress.Error += (path, message) =>
+            {
+                if (json)
+                {
+                    Format.JsonLine(new() { ["message_type"] = "error", ["item"] = path, ["error"] = message });
+                }
+                else
+                {
+                    Console.Error.WriteLine($"error: {path}: {message}");
+                }
+            };
+            progress.Changed += path =>
+            {
+                if (!json)
+                {
+                    Console.Error.WriteLine($"warning: {path} changed while it was read; recorded as changed");
+                }
+            };
+            var options = new BackupOptions
+            {
+                Paths = normalized,
+                Excludes = excludes,
+                OneFileSystem = p.GetValue(OneFileSystem),
+                Tags = p.GetValue(Tag) ?? [],
+                Host = host,
+                Parent = p.GetValue(Parent),
+            };
+            var archiver = new Archiver.Archiver(repo, options, progress, new ParentTrees(repo, GlobalOptions.CacheRoot(p)));
+            var sw = Stopwatch.StartNew();
+            Task<BackupResult> run = archiver.RunAsync(ct);
+            BackupResult result;
             if (json)
             {
-                Format.JsonLine(new() { ["message_type"] = "error", ["item"] = path, ["error"] = message });
+                while (await Task.WhenAny(run, Task.Delay(1000, ct)) != run)
+                {
+                    Format.JsonLine(Status(progress, sw.Elapsed));
+                }
+                result = await run;
+            }
+            else if (!quiet && !Console.IsErrorRedirected)
+            {
+                result = await ShowBarAsync(run, progress, sw);
             }
             else
             {
-                Console.Error.WriteLine($"error: {path}: {message}");
+                result = await run;
             }
-        };
-        progress.Changed += path =>
-        {
-            if (!json)
-            {
-                Console.Error.WriteLine($"warning: {path} changed while it was read; recorded as changed");
-            }
-        };
-        var options = new BackupOptions
-        {
-            Paths = normalized,
-            Excludes = excludes,
-            OneFileSystem = p.GetValue(OneFileSystem),
-            Tags = p.GetValue(Tag) ?? [],
-            Host = p.GetValue(Host) ?? Environment.MachineName,
-            Parent = p.GetValue(Parent),
-        };
-        var archiver = new Archiver.Archiver(repo, options, progress, new ParentTrees(repo, GlobalOptions.CacheRoot(p)));
-        var sw = Stopwatch.StartNew();
-        Task<BackupResult> run = archiver.RunAsync(ct);
-        BackupResult result;
-        if (json)
-        {
-            while (await Task.WhenAny(run, Task.Delay(1000, ct)) != run)
-            {
-                Format.JsonLine(Status(progress, sw.Elapsed));
-            }
-            result = await run;
-        }
-        else if (!quiet && !Console.IsErrorRedirected)
-        {
-            result = await ShowBarAsync(run, progress, sw);
-        }
-        else
-        {
-            result = await run;
-        }
 
-        var settled = await StageSettler.SettleAsync(repo, ct);
-        foreach (string f in settled.Failed)
-        {
-            Console.Error.WriteLine($"warning: {f}");
-        }
-        if (settled.Moved > 0 && !quiet && !json)
-        {
-            Console.WriteLine($"verified {settled.Moved} staged packs and moved them to {repo.Store.Properties.ColdStorageClass}");
-        }
+            var settled = await StageSettler.SettleAsync(repo, ct);
+            foreach (string f in settled.Failed)
+            {
+                Console.Error.WriteLine($"warning: {f}");
+            }
+            if (settled.Moved > 0 && !quiet && !json)
+            {
+                Console.WriteLine($"verified {settled.Moved} staged packs and moved them to {repo.Store.Properties.ColdStorageClass}");
+            }
 
-        var s = result.Snapshot;
-        if (json)
-        {
-            Format.JsonLine(new()
+            var s = result.Snapshot;
+            if (json)
             {
-                ["message_type"] = "summary",
-                ["snapshot_id"] = result.SnapshotId,
-                ["version"] = s.Version,
-                ["unchanged_since"] = s.UnchangedSince,
-                ["files_new"] = s.Stats.FilesNew,
-                ["files_changed"] = s.Stats.FilesChanged,
-                ["files_unmodified"] = s.Stats.FilesUnchanged,
-                ["dirs"] = s.Stats.Directories,
-                ["bytes_total"] = s.Stats.BytesTotal,
-                ["bytes_read"] = s.Stats.BytesRead,
-                ["data_added"] = s.Stats.BytesAdded,
-                ["data_stored"] = s.Stats.BytesStored,
-                ["blobs_added"] = s.Stats.BlobsAdded,
-                ["packs_added"] = s.Stats.PacksAdded,
-                ["skipped"] = s.Skipped.Count,
-                ["changed_while_reading"] = s.ChangedWhileReading.Count,
-                ["partial"] = s.Partial,
-                ["total_duration"] = sw.Elapsed.TotalSeconds,
-            });
+                Format.JsonLine(new()
+                {
+                    ["message_type"] = "summary",
+                    ["snapshot_id"] = result.SnapshotId,
+                    ["version"] = s.Version,
+                    ["unchanged_since"] = s.UnchangedSince,
+                    ["files_new"] = s.Stats.FilesNew,
+                    ["files_changed"] = s.Stats.FilesChanged,
+                    ["files_unmodified"] = s.Stats.FilesUnchanged,
+                    ["dirs"] = s.Stats.Directories,
+                    ["bytes_total"] = s.Stats.BytesTotal,
+                    ["bytes_read"] = s.Stats.BytesRead,
+                    ["data_added"] = s.Stats.BytesAdded,
+                    ["data_stored"] = s.Stats.BytesStored,
+                    ["blobs_added"] = s.Stats.BlobsAdded,
+                    ["packs_added"] = s.Stats.PacksAdded,
+                    ["skipped"] = s.Skipped.Count,
+                    ["changed_while_reading"] = s.ChangedWhileReading.Count,
+                    ["partial"] = s.Partial,
+                    ["total_duration"] = sw.Elapsed.TotalSeconds,
+                });
+            }
+            else if (!quiet)
+            {
+                Console.WriteLine($"Files: {s.Stats.FilesNew} new, {s.Stats.FilesChanged} changed, {s.Stats.FilesUnchanged} unmodified");
+                Console.WriteLine($"Dirs:  {s.Stats.Directories}");
+                Console.WriteLine($"Added to the repository: {Format.Bytes(s.Stats.BytesAdded)} ({Format.Bytes(s.Stats.BytesStored)} stored) in {s.Stats.BlobsAdded} blobs");
+                Console.WriteLine($"processed {s.Stats.FilesNew + s.Stats.FilesChanged + s.Stats.FilesUnchanged} files, {Format.Bytes(s.Stats.BytesTotal)} in {Format.Duration(sw.Elapsed)}");
+                if (s.UnchangedSince is { } v)
+                {
+                    Console.WriteLine($"snapshot {result.SnapshotId[..8]} saved: nothing changed since v{v}, so no new version");
+                }
+                else
+                {
+                    string since = s.SecondsSincePrevious is { } sec ? $", {Format.Duration(TimeSpan.FromSeconds(sec))} after v{s.Version - 1}" : "";
+                    Console.WriteLine($"snapshot {result.SnapshotId[..8]} saved (v{s.Version}{since})");
+                }
+                if (s.Partial)
+                {
+                    Console.Error.WriteLine($"warning: {s.Skipped.Count} files or folders could not be read; the snapshot lists them and is partial");
+                }
+            }
+            return s.Partial ? ExitCodes.Partial : ExitCodes.Ok;
         }
-        else if (!quiet)
+        catch (OperationCanceledException) when (held.Lost.IsCancellationRequested)
         {
-            Console.WriteLine($"Files: {s.Stats.FilesNew} new, {s.Stats.FilesChanged} changed, {s.Stats.FilesUnchanged} unmodified");
-            Console.WriteLine($"Dirs:  {s.Stats.Directories}");
-            Console.WriteLine($"Added to the repository: {Format.Bytes(s.Stats.BytesAdded)} ({Format.Bytes(s.Stats.BytesStored)} stored) in {s.Stats.BlobsAdded} blobs");
-            Console.WriteLine($"processed {s.Stats.FilesNew + s.Stats.FilesChanged + s.Stats.FilesUnchanged} files, {Format.Bytes(s.Stats.BytesTotal)} in {Format.Duration(sw.Elapsed)}");
-            if (s.UnchangedSince is { } v)
-            {
-                Console.WriteLine($"snapshot {result.SnapshotId[..8]} saved: nothing changed since v{v}, so no new version");
-            }
-            else
-            {
-                string since = s.SecondsSincePrevious is { } sec ? $", {Format.Duration(TimeSpan.FromSeconds(sec))} after v{s.Version - 1}" : "";
-                Console.WriteLine($"snapshot {result.SnapshotId[..8]} saved (v{s.Version}{since})");
-            }
-            if (s.Partial)
-            {
-                Console.Error.WriteLine($"warning: {s.Skipped.Count} files or folders could not be read; the snapshot lists them and is partial");
-            }
+            throw new LockLostException(repo.Location);
         }
-        return s.Partial ? ExitCodes.Partial : ExitCodes.Ok;
     }
 
     private static Dictionary<string, object?> Status(BackupProgress pr, TimeSpan elapsed) => new()

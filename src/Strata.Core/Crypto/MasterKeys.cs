@@ -8,7 +8,8 @@ namespace Strata.Crypto;
 /// data (sealed to the public key) and deduplicate (ids keyed by the dedup key) but never decrypt.
 /// Derived keys (HKDF-SHA-256 from the dedup key, info strings in docs/format.md):
 /// the index key seals index segments, catalogs and snapshot headers, which writers must read to deduplicate;
-/// the chunker key seeds the FastCDC gear table, so chunk boundaries do not reveal content to outsiders.
+/// the chunker key seeds the FastCDC gear table, so chunk boundaries do not reveal content to outsiders;
+/// the lock key seals lock objects, which every key (writer or owner) must create and read.
 /// </summary>
 public sealed class MasterKeys
 {
@@ -19,6 +20,7 @@ public sealed class MasterKeys
         PrivateKey = privateKey;
         IndexKey = Derive(dedupKey, "strata index key v1");
         ChunkerKey = Derive(dedupKey, "strata chunker key v1");
+        LockKey = Derive(dedupKey, "strata lock key v1");
     }
 
     public byte[] DedupKey { get; }
@@ -26,6 +28,7 @@ public sealed class MasterKeys
     public byte[]? PrivateKey { get; }
     public byte[] IndexKey { get; }
     public byte[] ChunkerKey { get; }
+    public byte[] LockKey { get; }
 
     public bool CanRead => PrivateKey is not null;
 
