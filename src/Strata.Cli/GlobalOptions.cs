@@ -104,17 +104,29 @@ internal static class GlobalOptions
 
     public static IStore OpenStore(ParseResult p) => StoreRegistry.Open(RepoLocation(p));
 
-    public static async Task<Repo> OpenRepoAsync(ParseResult p, CancellationToken ct, bool loadIndex = true)
+    public static Task<Repo> OpenRepoAsync(ParseResult p, CancellationToken ct, bool loadIndex = true) =>
+        OpenRepoAtAsync(RepoLocation(p), () => Password(p), ct, loadIndex);
+
+    /// <summary>Opens the repository at <paramref name="location"/>; the passphrase is asked for only once the repository is found.</summary>
+    public static async Task<Repo> OpenRepoAtAsync(string location, Func<string> password, CancellationToken ct, bool loadIndex = true)
     {
-        IStore store = OpenStore(p);
-        RepoConfig config = await Repository.Repo.ReadConfigAsync(store, ct).ConfigureAwait(false);
-        store = StoreRegistry.ApplyStorage(store, RepoLocation(p), config.Storage);
-        Repo repo = await Repository.Repo.OpenAsync(store, Password(p), TimeProvider.System, ct).ConfigureAwait(false);
-        if (loadIndex)
+        IStore store = StoreRegistry.Open(location);
+        try
         {
-            await repo.LoadIndexAsync(ct).ConfigureAwait(false);
+            RepoConfig config = await Repository.Repo.ReadConfigAsync(store, ct).ConfigureAwait(false);
+            store = StoreRegistry.ApplyStorage(store, location, config.Storage);
+            Repo repo = await Repository.Repo.OpenAsync(store, password(), TimeProvider.System, ct).ConfigureAwait(false);
+            if (loadIndex)
+            {
+                await repo.LoadIndexAsync(ct).ConfigureAwait(false);
+            }
+            return repo;
         }
-        return repo;
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>Runs a command body, turning exceptions into a message and an exit code.</summary>

@@ -19,6 +19,7 @@ root.Subcommands.Add(EstimateCommand.Create());
 root.Subcommands.Add(StatsCommand.Create());
 root.Subcommands.Add(ForgetCommand.Create());
 root.Subcommands.Add(UnlockCommand.Create());
+root.Subcommands.Add(CopyCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 
 ParseResult parsed = root.Parse(args);
