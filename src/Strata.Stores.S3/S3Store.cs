@@ -24,7 +24,7 @@ public sealed class S3Store : IStore, IColdTransition
 {
     private const int CompareBufferSize = 64 * 1024;
     private static readonly TimeSpan AbortTimeout = TimeSpan.FromSeconds(30);
-    private const string NoCredentialsHint = "no AWS credentials found: set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or AWS_PROFILE";
+    internal const string NoCredentialsHint = "no AWS credentials found: set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or AWS_PROFILE";
 
     private readonly IAmazonS3 _client;
     private readonly S3StoreOptions _options;
@@ -54,38 +54,7 @@ public sealed class S3Store : IStore, IColdTransition
         _coldReadsDirectly = options.ColdReadsDirectly ? 1 : 0;
         Location = $"s3:{_endpoint}/{options.Bucket}" + (_prefix.Length > 0 ? "/" + _prefix.TrimEnd('/') : "");
 
-        var config = new AmazonS3Config
-        {
-            ForcePathStyle = options.ForcePathStyle,
-            RequestChecksumCalculation = options.RequestChecksumCalculation,
-            ResponseChecksumValidation = options.ResponseChecksumValidation,
-            MaxConnectionsPerServer = options.Connections,
-            MaxErrorRetry = options.SdkRetries,
-            // Own connections per store: radosgw answers some PUT errors (403, NoSuchBucket) before reading a small body and
-            // then parses that body as the next request, so one store's failure must not reach another store's requests.
-            CacheHttpClient = false,
-        };
-        if (httpClientFactory is not null)
-        {
-            config.HttpClientFactory = httpClientFactory;
-        }
-        if (options.ServiceUrl is { } url)
-        {
-            config.ServiceURL = url;
-            config.AuthenticationRegion = options.Region;
-        }
-        else
-        {
-            config.RegionEndpoint = RegionEndpoint.GetBySystemName(options.Region);
-        }
-        try
-        {
-            _client = credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(credentials, config);
-        }
-        catch (AmazonClientException e)
-        {
-            throw new PermanentStoreException($"cannot open {Location}: {NoCredentialsHint}", e);
-        }
+        _client = S3Clients.Create(options, credentials, httpClientFactory, Location);
     }
 
     public string Location { get; }
@@ -795,9 +764,13 @@ public sealed class S3Store : IStore, IColdTransition
     // ---------------------------------------------------------------- errors
 
     /// <summary>Turns an SDK or network error into the contract's transient / permanent split, with a message for people.</summary>
-    internal StoreException Classify(Exception e, string doing, ObjectName? name)
+    internal StoreException Classify(Exception e, string doing, ObjectName? name) =>
+        Classify(e, name is { } n ? $"{doing} {n.Path} in {Location}" : $"{doing} {Location}", _options.Bucket, _endpoint);
+
+    /// <summary>The classification itself, for every S3 client of this assembly (the store, versioned buckets, sync targets).</summary>
+    /// <param name="what">What was being done, for the message ("reading data/ab12 in s3:...").</param>
+    internal static StoreException Classify(Exception e, string what, string bucket, string endpoint)
     {
-        string what = name is { } n ? $"{doing} {n.Path} in {Location}" : $"{doing} {Location}";
         switch (e)
         {
             case StoreException se:
@@ -808,12 +781,12 @@ public sealed class S3Store : IStore, IColdTransition
                 int status = (int)s.StatusCode;
                 if (code == "NoSuchBucket")
                 {
-                    return new PermanentStoreException($"bucket {_options.Bucket} does not exist at {_endpoint}", e);
+                    return new PermanentStoreException($"bucket {bucket} does not exist at {endpoint}", e);
                 }
                 if (code is "InvalidAccessKeyId" or "SignatureDoesNotMatch" or "AccessDenied" or "InvalidToken" or "ExpiredToken" or "TokenRefreshRequired"
                     || s.StatusCode == HttpStatusCode.Forbidden)
                 {
-                    return new PermanentStoreException($"access denied to {_options.Bucket} at {_endpoint}: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY", e);
+                    return new PermanentStoreException($"access denied to {bucket} at {endpoint}: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY", e);
                 }
                 if (status == 400 && code is "" or "BadRequest")
                 {
@@ -858,7 +831,7 @@ public sealed class S3Store : IStore, IColdTransition
     private static DateTimeOffset ToOffset(DateTime t) =>
         t.Kind == DateTimeKind.Unspecified ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)) : new DateTimeOffset(t.ToUniversalTime());
 
-    private static string DisplayEndpoint(S3StoreOptions options)
+    internal static string DisplayEndpoint(S3StoreOptions options)
     {
         if (options.ServiceUrl is { } url && Uri.TryCreate(url, UriKind.Absolute, out Uri? uri))
         {

@@ -13,6 +13,8 @@ public enum ObjectKind
     Thaws,
     Deletions,
     Locks,
+    /// <summary>Restoration points of versioned S3 buckets (which version each key had at a time).</summary>
+    Points,
 }
 
 /// <summary>Warm objects are readable at any time; cold objects may need a thaw first.</summary>
@@ -102,6 +104,7 @@ public static class ObjectKinds
         ObjectKind.Thaws => "thaws",
         ObjectKind.Deletions => "deletions",
         ObjectKind.Locks => "locks",
+        ObjectKind.Points => "points",
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
