@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Strata.Cli.Output;
+using Strata.Locks;
 using Strata.Repository;
 using Strata.Sources.Buckets;
 using Strata.Stores.S3;
@@ -102,6 +103,8 @@ internal static class BucketSnapshotCommand
             DateTimeOffset when = ParseTime(p.GetValue(time)) ?? DateTimeOffset.UtcNow;
             await using IVersionedBucket bucket = BucketCommand.OpenBucket(p.GetValue(location)!);
             await using Repo repo = await GlobalOptions.OpenRepoAsync(p, ct, loadIndex: false);
+            // Shared: points may be added side by side, but never while gc decides which versions nothing references.
+            await using RepoLock held = await Locking.AcquireAsync(p, repo, LockMode.Shared, "bucket snapshot", null, ct);
             BucketPointRef point = await BucketSnapshotter.TakeAsync(repo, bucket, p.GetValue(host) ?? Environment.MachineName, p.GetValue(tags) ?? [], when, ct);
             if (p.GetValue(GlobalOptions.Json))
             {
@@ -272,6 +275,7 @@ internal static class BucketGcCommand
             bool quiet = p.GetValue(GlobalOptions.Quiet);
             await using Repo repo = await GlobalOptions.OpenRepoAsync(p, ct, loadIndex: false);
             repo.RequireOwner("garbage-collecting bucket versions");
+            await using RepoLock held = await Locking.AcquireAsync(p, repo, LockMode.Exclusive, "bucket gc", null, ct);
             var points = await BucketPoints.ListAsync(repo, ct);
             BucketGcPlan plan = await BucketGc.PlanAsync(repo, points, TimeSpan.FromDays(d), keep, repo.Clock.GetUtcNow(), BucketCommand.OpenBucket, ct);
             if (!json && !quiet)
