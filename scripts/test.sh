@@ -3,7 +3,7 @@
 #
 #   scripts/test.sh
 #
-# 1. Debian packages the tests call (attr, time, zstd; restic and borgbackup only when a test runs them),
+# 1. Debian packages the tests call (attr, time, zstd, git; restic and borgbackup only when a test runs them),
 #    installed with apt-get when missing (needs root then; nothing is installed when all are present).
 # 2. The S3 server: scripts/services/radosgw.sh install + start, when that script exists and nothing answers
 #    on its port yet. A server this script started is stopped when it exits; one already running is left alone.
@@ -27,8 +27,9 @@ if ! command -v dotnet >/dev/null 2>&1; then
 fi
 
 # ---- 1. packages -------------------------------------------------------------------------------------------
-# attr: getfattr/setfattr to set up and inspect xattrs; time: /usr/bin/time -v; zstd: the zstd CLI.
-PACKAGES=(attr time zstd)
+# attr: getfattr/setfattr to set up and inspect xattrs; time: /usr/bin/time -v; zstd: the zstd CLI;
+# git: the oracle of the --gitignore tests (git check-ignore) and their work trees.
+PACKAGES=(attr time zstd git)
 # The reference tools are installed only when a test starts them (a quoted command name in a test file).
 if grep -rqE --include='*.cs' '"(restic|borg)"' tests 2>/dev/null; then
     PACKAGES+=(restic borgbackup)

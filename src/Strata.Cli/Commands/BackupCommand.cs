@@ -14,6 +14,13 @@ internal static class BackupCommand
     private static readonly Argument<string[]> Paths = new("paths") { Arity = ArgumentArity.OneOrMore, Description = "files and folders to back up" };
     private static readonly Option<string[]> Exclude = new("--exclude", "-e") { Description = "exclude paths matching GLOB (repeatable)", AllowMultipleArgumentsPerToken = false };
     private static readonly Option<string[]> ExcludeFile = new("--exclude-file") { Description = "read exclude globs from a file, one per line (repeatable)" };
+    private static readonly Option<string[]> IExclude = new("--iexclude") { Description = "like --exclude, ignoring case (repeatable)" };
+    private static readonly Option<string[]> IExcludeFile = new("--iexclude-file") { Description = "like --exclude-file, ignoring case (repeatable)" };
+    private static readonly Option<string[]> Include = new("--include") { Description = "back up paths matching GLOB even when another filter leaves them out (repeatable)" };
+    private static readonly Option<bool> ExcludeCaches = new("--exclude-caches") { Description = "leave out folders holding a CACHEDIR.TAG with the standard signature" };
+    private static readonly Option<string[]> ExcludeIfPresent = new("--exclude-if-present") { Description = "leave out folders holding a file NAME (NAME:HEADER: whose content starts with HEADER) (repeatable)" };
+    private static readonly Option<string?> ExcludeLargerThan = new("--exclude-larger-than") { Description = "leave out files larger than SIZE (e.g. 10M, 1G)" };
+    private static readonly Option<bool> GitIgnore = new("--gitignore") { Description = "honour .gitignore files, .git/info/exclude and git's global excludes file" };
     private static readonly Option<bool> OneFileSystem = new("--one-file-system", "-x") { Description = "do not cross file system boundaries" };
     private static readonly Option<string[]> Tag = new("--tag") { Description = "add a tag to the snapshot (repeatable)" };
     private static readonly Option<string?> Host = new("--host") { Description = "record this host name (default: this machine's)" };
@@ -23,7 +30,7 @@ internal static class BackupCommand
     {
         var cmd = new Command("backup", "back up files and folders into the repository");
         cmd.Arguments.Add(Paths);
-        foreach (Option o in new Option[] { Exclude, ExcludeFile, OneFileSystem, Tag, Host, Parent })
+        foreach (Option o in new Option[] { Exclude, ExcludeFile, IExclude, IExcludeFile, Include, ExcludeCaches, ExcludeIfPresent, ExcludeLargerThan, GitIgnore, OneFileSystem, Tag, Host, Parent })
         {
             cmd.Options.Add(o);
         }
@@ -35,7 +42,7 @@ internal static class BackupCommand
     {
         bool json = p.GetValue(GlobalOptions.Json);
         bool quiet = p.GetValue(GlobalOptions.Quiet);
-        var excludes = ExcludeMatcher.FromFiles(p.GetValue(Exclude) ?? [], p.GetValue(ExcludeFile) ?? []);
+        FilterOptions filters = ReadFilters(p);
         string[] paths = p.GetValue(Paths) ?? [];
         foreach (string path in paths)
         {
@@ -69,8 +76,19 @@ internal static class BackupCommand
             var inside = own.Select(Path.GetFullPath).Where(o => normalized.Any(n => o == n || o.StartsWith(n.TrimEnd('/') + "/", StringComparison.Ordinal))).ToList();
             if (inside.Count > 0)
             {
-                excludes = ExcludeMatcher.FromFiles((p.GetValue(Exclude) ?? []).Concat(inside.Select(ExcludeMatcher.EscapeLiteral)), p.GetValue(ExcludeFile) ?? []);
+                filters = filters with { Excludes = [.. filters.Excludes, .. inside.Select(ExcludeMatcher.EscapeLiteral)] };
             }
+            var filter = new Archiver.SourceFilter(filters, message =>
+            {
+                if (json)
+                {
+                    Format.JsonLine(new() { ["message_type"] = "warning", ["message"] = message });
+                }
+                else
+                {
+                    Console.Error.WriteLine($"warning: {message}");
+                }
+            });
             var progress = new BackupProgress();
             progress.Error += (path, message) =>
             {
@@ -93,7 +111,7 @@ internal static class BackupCommand
             var options = new BackupOptions
             {
                 Paths = normalized,
-                Excludes = excludes,
+                Filter = filter,
                 OneFileSystem = p.GetValue(OneFileSystem),
                 Tags = p.GetValue(Tag) ?? [],
                 Host = host,
@@ -181,6 +199,27 @@ internal static class BackupCommand
         {
             throw new LockLostException(repo.Location);
         }
+    }
+
+    /// <summary>The filter options as given (exclude files expanded, so the snapshot records the patterns themselves).</summary>
+    private static FilterOptions ReadFilters(ParseResult p)
+    {
+        long? larger = p.GetValue(ExcludeLargerThan) is { } size ? Units.ParseSize(size, "--exclude-larger-than") : null;
+        var options = new FilterOptions
+        {
+            Excludes = ExcludeMatcher.WithFiles(p.GetValue(Exclude) ?? [], p.GetValue(ExcludeFile) ?? []),
+            ExcludesIgnoreCase = ExcludeMatcher.WithFiles(p.GetValue(IExclude) ?? [], p.GetValue(IExcludeFile) ?? []),
+            Includes = p.GetValue(Include) ?? [],
+            ExcludeCaches = p.GetValue(ExcludeCaches),
+            ExcludeIfPresent = p.GetValue(ExcludeIfPresent) ?? [],
+            ExcludeLargerThan = larger,
+            GitIgnore = p.GetValue(GitIgnore),
+        };
+        // Invalid globs are usage errors here, before the repository is opened.
+        _ = new ExcludeMatcher(options.Excludes);
+        _ = new ExcludeMatcher(options.ExcludesIgnoreCase);
+        _ = new ExcludeMatcher(options.Includes);
+        return options;
     }
 
     private static Dictionary<string, object?> Status(BackupProgress pr, TimeSpan elapsed) => new()

@@ -35,6 +35,7 @@ internal static class SnapshotsCommand
                     ["changed_while_reading"] = s.Snapshot.ChangedWhileReading,
                     ["bytes_total"] = s.Snapshot.Stats.BytesTotal,
                     ["data_added"] = s.Snapshot.Stats.BytesAdded,
+                    ["filters"] = s.Snapshot.Filters,
                 }).ToList();
                 Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(rows, CliJson.Default.ListDictionaryStringObject));
                 return ExitCodes.Ok;

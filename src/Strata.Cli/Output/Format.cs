@@ -48,7 +48,7 @@ internal static class Format
     public static void JsonLine(Dictionary<string, object?> fields) => Console.Out.WriteLine(JsonSerializer.Serialize(fields, CliJson.Default.DictionaryStringObject));
 }
 
-[JsonSourceGenerationOptions(WriteIndented = false)]
+[JsonSourceGenerationOptions(WriteIndented = false, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(Dictionary<string, object?>))]
 [JsonSerializable(typeof(List<Dictionary<string, object?>>))]
 [JsonSerializable(typeof(string[]))]
@@ -59,4 +59,5 @@ internal static class Format
 [JsonSerializable(typeof(bool))]
 [JsonSerializable(typeof(DateTimeOffset))]
 [JsonSerializable(typeof(IReadOnlyList<string>))]
+[JsonSerializable(typeof(Strata.Archiver.FilterOptions))]
 internal sealed partial class CliJson : JsonSerializerContext;

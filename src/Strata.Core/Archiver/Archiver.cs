@@ -15,7 +15,8 @@ namespace Strata.Archiver;
 public sealed record BackupOptions
 {
     public required IReadOnlyList<string> Paths { get; init; }
-    public ExcludeMatcher Excludes { get; init; } = new([]);
+    /// <summary>What to leave out (excludes, includes, marker files, size limit, git's ignore rules).</summary>
+    public SourceFilter Filter { get; init; } = SourceFilter.None;
     public bool OneFileSystem { get; init; }
     public IReadOnlyList<string> Tags { get; init; } = [];
     public string Host { get; init; } = Environment.MachineName;
@@ -148,6 +149,7 @@ public sealed class Archiver
             Skipped = skipped,
             ChangedWhileReading = [.. _changed],
             Partial = skipped.Count > 0,
+            Filters = _options.Filter.IsEmpty ? null : _options.Filter.Options,
             Stats = new SnapshotStats
             {
                 FilesNew = _filesNew,
@@ -271,7 +273,8 @@ public sealed class Archiver
             Node? parentChild = Find(parentTree, childBytes);
             if (childTrie.IsTarget)
             {
-                children.Add(await VisitAsync(childFull, childPath, childBytes, cst, parentChild, ct).ConfigureAwait(false));
+                var target = new WalkScope(_options.Filter.TargetScope(childPath), IncludeOnly: false, IsTarget: true);
+                children.Add(await VisitAsync(childFull, childPath, childBytes, cst, parentChild, target, ct).ConfigureAwait(false));
             }
             else
             {
@@ -311,14 +314,17 @@ public sealed class Archiver
         return null;
     }
 
+    /// <summary>How a folder is walked: the filter scope it was checked in, whether only --include matches are kept in it, whether it is a backed-up path itself.</summary>
+    private readonly record struct WalkScope(FilterScope Outer, bool IncludeOnly, bool IsTarget);
+
     /// <summary>Enumerates one entry (recursively for folders) and returns the task that yields its node once its content is stored.</summary>
-    private async Task<Task<Node?>> VisitAsync(byte[] full, string display, byte[] name, FileStat st, Node? parentNode, CancellationToken ct)
+    private async Task<Task<Node?>> VisitAsync(byte[] full, string display, byte[] name, FileStat st, Node? parentNode, WalkScope scope, CancellationToken ct)
     {
         switch (st.Kind)
         {
             case FileKind.Directory:
                 Tree? sub = parentNode?.Subtree is { } s && parentNode.Kind == FileKind.Directory ? await _parents.LoadTreeAsync(s, ct).ConfigureAwait(false) : null;
-                return await WalkDirAsync(full, display, name, st, sub, ct).ConfigureAwait(false);
+                return await WalkDirAsync(full, display, name, st, sub, scope, ct).ConfigureAwait(false);
             case FileKind.Regular:
                 return await VisitFileAsync(full, display, name, st, parentNode, ct).ConfigureAwait(false);
             default:
@@ -327,7 +333,7 @@ public sealed class Archiver
         }
     }
 
-    private async Task<Task<Node?>> WalkDirAsync(byte[] full, string display, byte[] name, FileStat st, Tree? parentTree, CancellationToken ct)
+    private async Task<Task<Node?>> WalkDirAsync(byte[] full, string display, byte[] name, FileStat st, Tree? parentTree, WalkScope walk, CancellationToken ct)
     {
         var children = new List<Task<Node?>>();
         bool descend = !_options.OneFileSystem || st.Device == _rootDevice;
@@ -344,29 +350,42 @@ public sealed class Archiver
                 return Task.FromResult<Node?>(null);
             }
         }
+        SourceFilter filter = _options.Filter;
+        FilterScope? scope = filter.IsEmpty ? walk.Outer : filter.EnterDirectory(walk.Outer, walk.IncludeOnly, display, walk.IsTarget, entries);
+        if (scope is null)
+        {
+            return Task.FromResult<Node?>(null); // a marker file (CACHEDIR.TAG, --exclude-if-present) leaves the folder out
+        }
         foreach (DirEntry entry in entries)
         {
             ct.ThrowIfCancellationRequested();
             byte[] childFull = Posix.Join(full, entry.Name);
             string childDisplay = Posix.Display(childFull);
-            if (!_options.Excludes.IsEmpty && _options.Excludes.IsExcluded(childDisplay))
-            {
-                continue;
-            }
             if (!Posix.TryLStat(childFull, out FileStat cst, out int errno))
             {
                 Skip(childDisplay, $"lstat: {Posix.StrError(errno)}");
                 continue;
             }
-            children.Add(await VisitAsync(childFull, childDisplay, entry.Name, cst, Find(parentTree, entry.Name), ct).ConfigureAwait(false));
+            FilterVerdict verdict = filter.IsEmpty ? FilterVerdict.Keep : filter.Check(scope, childDisplay, Posix.Display(entry.Name), cst);
+            if (verdict == FilterVerdict.Drop || (verdict == FilterVerdict.IncludeOnly && cst.Kind != FileKind.Directory))
+            {
+                continue;
+            }
+            var childWalk = new WalkScope(scope, verdict == FilterVerdict.IncludeOnly, IsTarget: false);
+            children.Add(await VisitAsync(childFull, childDisplay, entry.Name, cst, Find(parentTree, entry.Name), childWalk, ct).ConfigureAwait(false));
         }
-        return CompleteDirAsync(full, display, name, st, children);
+        return CompleteDirAsync(full, display, name, st, children, dropIfEmpty: scope.IncludeOnly);
     }
 
-    private async Task<Node?> CompleteDirAsync(byte[] full, string display, byte[] name, FileStat st, List<Task<Node?>> children, bool onTheWay = false)
+    /// <param name="dropIfEmpty">A folder walked only for --include matches is left out when nothing in it was included.</param>
+    private async Task<Node?> CompleteDirAsync(byte[] full, string display, byte[] name, FileStat st, List<Task<Node?>> children, bool onTheWay = false, bool dropIfEmpty = false)
     {
         Node?[] nodes = await Task.WhenAll(children).ConfigureAwait(false);
         var list = nodes.Where(n => n is not null).Select(n => n!).ToList();
+        if (dropIfEmpty && list.Count == 0)
+        {
+            return null;
+        }
         list.Sort((a, b) => Tree.CompareNames(a.Name, b.Name));
         var tree = new Tree(list);
         BlobId treeId = SaveTree(tree);
@@ -783,11 +802,12 @@ public sealed class Archiver
 
     private void Scan(List<string> paths, CancellationToken ct)
     {
-        var stack = new Stack<byte[]>(paths.Select(Posix.ToBytes));
+        SourceFilter filter = _options.Filter;
+        var stack = new Stack<(byte[] Path, WalkScope Walk)>(paths.Select(p => (Posix.ToBytes(p), new WalkScope(filter.TargetScope(p), false, true))));
         long files = 0, bytes = 0;
         while (stack.Count > 0 && !ct.IsCancellationRequested)
         {
-            byte[] p = stack.Pop();
+            var (p, walk) = stack.Pop();
             if (!Posix.TryLStat(p, out FileStat st, out _))
             {
                 continue;
@@ -796,12 +816,28 @@ public sealed class Archiver
             {
                 try
                 {
-                    foreach (var e in Posix.ReadDirectory(p))
+                    var entries = Posix.ReadDirectory(p);
+                    string display = Posix.Display(p);
+                    FilterScope? scope = filter.IsEmpty ? walk.Outer : filter.EnterDirectory(walk.Outer, walk.IncludeOnly, display, walk.IsTarget, entries);
+                    if (scope is null)
+                    {
+                        continue;
+                    }
+                    foreach (var e in entries)
                     {
                         byte[] child = Posix.Join(p, e.Name);
-                        if (_options.Excludes.IsEmpty || !_options.Excludes.IsExcluded(Posix.Display(child)))
+                        FilterVerdict verdict = FilterVerdict.Keep;
+                        if (!filter.IsEmpty)
                         {
-                            stack.Push(child);
+                            if (!Posix.TryLStat(child, out FileStat cst, out _))
+                            {
+                                continue;
+                            }
+                            verdict = filter.Check(scope, Posix.Display(child), Posix.Display(e.Name), cst);
+                        }
+                        if (verdict != FilterVerdict.Drop)
+                        {
+                            stack.Push((child, new WalkScope(scope, verdict == FilterVerdict.IncludeOnly, false)));
                         }
                     }
                 }
@@ -809,7 +845,7 @@ public sealed class Archiver
                 {
                 }
             }
-            else if (st.Kind == FileKind.Regular)
+            else if (st.Kind == FileKind.Regular && !walk.IncludeOnly)
             {
                 files++;
                 bytes += st.Size;

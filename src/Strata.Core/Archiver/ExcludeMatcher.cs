@@ -50,21 +50,24 @@ public sealed class ExcludeMatcher
         return sb.ToString();
     }
 
-    public static ExcludeMatcher FromFiles(IEnumerable<string> patterns, IEnumerable<string> files)
+    public static ExcludeMatcher FromFiles(IEnumerable<string> patterns, IEnumerable<string> files) => new(WithFiles(patterns, files));
+
+    /// <summary>The patterns followed by the non-blank, non-comment lines of each file (an unreadable file is a usage error naming it).</summary>
+    public static List<string> WithFiles(IEnumerable<string> patterns, IEnumerable<string> files)
     {
         var all = new List<string>(patterns);
         foreach (string f in files)
         {
             try
             {
-                all.AddRange(File.ReadAllLines(f));
+                all.AddRange(File.ReadAllLines(f).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')));
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 throw new Repository.UserInputException($"cannot read exclude file {f}: {e.Message}");
             }
         }
-        return new ExcludeMatcher(all);
+        return all;
     }
 
     public bool IsExcluded(string absolutePath)

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Strata.Archiver;
 using Strata.Crypto;
 using Strata.Repository;
 
@@ -51,6 +52,8 @@ public sealed record Snapshot
     public string? BandPack { get; init; }
     public SnapshotStats Stats { get; init; } = new();
     public string Program { get; init; } = "strata";
+    /// <summary>What the backup left out (absent when nothing was filtered); `verify` applies the same filters.</summary>
+    public FilterOptions? Filters { get; init; }
 }
 
 /// <summary>What a writer may know of a snapshot: enough to number versions of its source, nothing about contents.</summary>

@@ -206,7 +206,7 @@ public sealed class RepositoryCostTests : IAsyncLifetime
         BackupEstimate e = CostModel.EstimateBackup(_prices, "aws-s3", "DEEP_ARCHIVE", "STANDARD",
             new BackupShape(scan.NewBytes, scan.NewBlobs, scan.NewTreeBytes, scan.NewTrees, scan.AllTreeBytes, scan.AllTrees, _repo.Config.Packs.ColdTargetSize, _repo.Config.Packs.WarmTargetSize));
         int dataBefore = Directory.GetFiles(Path.Combine(_root, "repo", "data"), "*", SearchOption.AllDirectories).Length;
-        var options = new BackupOptions { Paths = [Source], Host = "test-host", Workers = 2, Excludes = new ExcludeMatcher(["*.tmp"]) };
+        var options = new BackupOptions { Paths = [Source], Host = "test-host", Workers = 2, Filter = new SourceFilter(new FilterOptions { Excludes = ["*.tmp"] }) };
         BackupResult result = await new Archiver.Archiver(_repo, options, new BackupProgress(), new ParentTrees(_repo, Cache)).RunAsync(CancellationToken.None);
         int dataAfter = Directory.GetFiles(Path.Combine(_root, "repo", "data"), "*", SearchOption.AllDirectories).Length;
         Assert.Equal(scan.NewBytes, result.Snapshot.Stats.BytesAdded);
