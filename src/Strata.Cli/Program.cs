@@ -20,6 +20,7 @@ root.Subcommands.Add(StatsCommand.Create());
 root.Subcommands.Add(ForgetCommand.Create());
 root.Subcommands.Add(UnlockCommand.Create());
 root.Subcommands.Add(CopyCommand.Create());
+root.Subcommands.Add(MirrorCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(BucketCommand.Create());
 

@@ -665,7 +665,7 @@ public sealed class RestServer : IAsyncDisposable
         {
             return;
         }
-        string text = await _metrics.RenderAsync(_options.Repositories, ctx.RequestAborted).ConfigureAwait(false);
+        string text = await _metrics.RenderAsync(_options.Repositories, ctx.RequestAborted).ConfigureAwait(false) + _options.ExtraMetrics?.Invoke();
         ctx.Response.StatusCode = 200;
         ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
         await ctx.Response.WriteAsync(text, ctx.RequestAborted).ConfigureAwait(false);

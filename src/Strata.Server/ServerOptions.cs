@@ -53,6 +53,9 @@ public sealed record ServerOptions
     /// <summary>Where one JSON line per request goes; null for none.</summary>
     public TextWriter? RequestLog { get; init; }
 
+    /// <summary>More metrics appended to /metrics (the mirror's), rendered at scrape time.</summary>
+    public Func<string>? ExtraMetrics { get; init; }
+
     public bool UsesTls => TlsCertFile is not null;
 
     public void Validate()

@@ -24,6 +24,8 @@ internal static class ServeCommand
     private static readonly Option<string?> TlsKey = new("--tls-key") { Description = "TLS private key (PEM)" };
     private static readonly Option<bool> Insecure = new("--insecure") { Description = "allow plain HTTP on a non-loopback address (behind a VPN or a TLS proxy)" };
     private static readonly Option<string?> MaxBody = new("--max-body") { Description = "largest object accepted (default 1GiB)" };
+    private static readonly Option<string?> MirrorTo = new("--mirror-to") { Description = "mirror every repository to this store (s3:..., a folder, rest:...) at start and every --mirror-every; a repository under PREFIX goes to STORE/PREFIX" };
+    private static readonly Option<string?> MirrorEvery = new("--mirror-every") { Description = "how often to mirror (default 6h)" };
 
     private static readonly Argument<string> UserName = new("name") { Description = "the user's login name" };
     private static readonly Option<string[]> Roles = new("--role")
@@ -34,7 +36,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var cmd = new Command("serve", "serve repositories over HTTP(S) (restic REST protocol v2) to other machines, with writer/reader/admin roles");
-        foreach (Option o in new Option[] { Repos, Listen, UsersFile, NoAuth, AppendOnly, TlsCert, TlsKey, Insecure, MaxBody })
+        foreach (Option o in new Option[] { Repos, Listen, UsersFile, NoAuth, AppendOnly, TlsCert, TlsKey, Insecure, MaxBody, MirrorTo, MirrorEvery })
         {
             cmd.Options.Add(o);
         }
@@ -94,6 +96,7 @@ internal static class ServeCommand
                 throw new UserInputException("give either --users or --no-auth, not both");
             }
             bool quiet = p.GetValue(GlobalOptions.Quiet);
+            MirrorService? mirror = await MakeMirrorAsync(p, repoValues, served, quiet);
             var options = new ServerOptions
             {
                 Repositories = served,
@@ -106,14 +109,17 @@ internal static class ServeCommand
                 Insecure = p.GetValue(Insecure),
                 MaxBodyBytes = p.GetValue(MaxBody) is { } mb ? Units.ParseSize(mb, "--max-body") : ServerOptions.DefaultMaxBodyBytes,
                 RequestLog = quiet ? null : Console.Out,
+                ExtraMetrics = mirror is null ? null : mirror.RenderMetrics,
             };
             await using var server = new RestServer(options);
             await server.StartAsync(ct);
             if (!quiet)
             {
                 string auth = noAuth ? "no logins (loopback only)" : $"users from {usersFile}";
-                Console.Error.WriteLine($"strata serve: {served.Count} repositor{(served.Count == 1 ? "y" : "ies")} ({string.Join(", ", served.Select(s => s.Label + " = " + StoreRegistry.Redact(s.Store.Location)))}) on {string.Join(", ", server.Addresses)}; {auth}{(options.AppendOnly ? "; append-only" : "")}");
+                Console.Error.WriteLine($"strata serve: {served.Count} repositor{(served.Count == 1 ? "y" : "ies")} ({string.Join(", ", served.Select(s => s.Label + " = " + StoreRegistry.Redact(s.Store.Location)))}) on {string.Join(", ", server.Addresses)}; {auth}{(options.AppendOnly ? "; append-only" : "")}{(mirror is null ? "" : $"; mirroring to {StoreRegistry.Redact(p.GetValue(MirrorTo)!)} every {p.GetValue(MirrorEvery) ?? "6h"}")}");
             }
+            using var stopMirror = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            Task mirrorRun = mirror is null ? Task.CompletedTask : Task.Run(() => mirror.RunAsync(stopMirror.Token), CancellationToken.None);
             try
             {
                 await Task.Delay(Timeout.Infinite, ct);
@@ -121,6 +127,8 @@ internal static class ServeCommand
             catch (OperationCanceledException)
             {
             }
+            await stopMirror.CancelAsync();
+            await mirrorRun.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             if (!quiet)
             {
                 Console.Error.WriteLine("strata serve: shutting down: finishing requests in flight");
@@ -135,6 +143,35 @@ internal static class ServeCommand
                 await r.Store.DisposeAsync();
             }
         }
+    }
+
+    /// <summary>The mirror schedule of --mirror-to, or null. Each repository goes to STORE, or STORE/PREFIX when it has a prefix.</summary>
+    private static async Task<MirrorService?> MakeMirrorAsync(ParseResult p, string[] repoValues, List<ServedRepository> served, bool quiet)
+    {
+        string? to = p.GetValue(MirrorTo);
+        string? every = p.GetValue(MirrorEvery);
+        if (to is null)
+        {
+            return every is null ? null : throw new UserInputException("--mirror-every needs --mirror-to STORE");
+        }
+        TimeSpan interval = every is null ? TimeSpan.FromHours(6) : Units.ParseDuration(every, "--mirror-every");
+        if (interval <= TimeSpan.Zero)
+        {
+            throw new UserInputException("--mirror-every must be longer than 0");
+        }
+        var jobs = new List<MirrorJob>();
+        for (int i = 0; i < served.Count; i++)
+        {
+            ServedRepository r = served[i];
+            string target = r.Prefix.Length == 0 ? to : to.TrimEnd('/') + "/" + r.Prefix;
+            await using IStore probe = StoreRegistry.Open(target);
+            if (probe.Location == r.Store.Location)
+            {
+                throw new UserInputException($"--mirror-to: {StoreRegistry.Redact(target)} is the served repository {repoValues[i]} itself");
+            }
+            jobs.Add(new MirrorJob(r.Label, r.Store, StoreRegistry.Redact(target), (config, ct) => MirrorCommand.OpenTargetAsync(target, config, null, ct)));
+        }
+        return new MirrorService(jobs, interval, quiet ? null : Console.Out);
     }
 
     private static string RequireUsersFile(ParseResult p) =>
