@@ -17,7 +17,7 @@ public sealed record MirrorResult(int Planned, int Copied, long BytesCopied, int
 /// (same keys, same names; no passphrase needed, nothing is decrypted). Objects are immutable and create-only, so a
 /// run can be repeated and an interrupted run resumes by copying what is still missing. Kinds are copied in an order
 /// that keeps the target a valid repository at every moment, as a backup writes: data and tree packs, catalogs,
-/// index, deletion records, snapshots, then keys and config (a new mirror opens as a repository only once all is
+/// index, deletion records, snapshots, bucket points, then keys and config (a new mirror opens as a repository only once all is
 /// there). Locks and thaw jobs are not copied: they describe runs on the source. Nothing is ever deleted in the target.
 /// Objects named by the SHA-256 of their bytes are checked while copying; a mismatch is reported, not copied.
 /// Memory: the two listings (about 100 bytes per object) and one spool buffer per parallel copy.
@@ -26,7 +26,10 @@ public sealed class Mirror
 {
     /// <summary>The order of kinds: what others point to comes first.</summary>
     public static readonly IReadOnlyList<ObjectKind> Order =
-        [ObjectKind.Data, ObjectKind.Tree, ObjectKind.Catalogs, ObjectKind.Index, ObjectKind.Deletions, ObjectKind.Snapshots, ObjectKind.Keys, ObjectKind.Config];
+        [ObjectKind.Data, ObjectKind.Tree, ObjectKind.Catalogs, ObjectKind.Index, ObjectKind.Deletions, ObjectKind.Snapshots, ObjectKind.Points, ObjectKind.Keys, ObjectKind.Config];
+
+    /// <summary>Kinds that describe runs on the source, not backups: never mirrored. Every kind is in exactly one of the two lists (tested).</summary>
+    public static readonly IReadOnlyList<ObjectKind> NotMirrored = [ObjectKind.Locks, ObjectKind.Thaws];
 
     private const int InMemoryLimit = 8 << 20;
     private readonly IStore _source;
@@ -55,7 +58,7 @@ public sealed class Mirror
 
     /// <summary>Whether an object's name is the SHA-256 of its bytes (and so can be checked in transit).</summary>
     public static bool IsContentAddressed(ObjectKind kind) =>
-        kind is ObjectKind.Data or ObjectKind.Tree or ObjectKind.Index or ObjectKind.Snapshots or ObjectKind.Keys or ObjectKind.Thaws;
+        kind is ObjectKind.Data or ObjectKind.Tree or ObjectKind.Index or ObjectKind.Snapshots or ObjectKind.Keys or ObjectKind.Thaws or ObjectKind.Points;
 
     public async Task<MirrorResult> RunAsync(CancellationToken ct)
     {
