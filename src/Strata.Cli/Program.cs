@@ -23,6 +23,7 @@ root.Subcommands.Add(CopyCommand.Create());
 root.Subcommands.Add(MirrorCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(BucketCommand.Create());
+root.Subcommands.Add(SyncCommand.Create());
 
 ParseResult parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
