@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A throwaway single-node Ceph (mon + memstore OSD + radosgw) serving S3 on 127.0.0.1:7480 for the
-# conformance tests: keys TESTAK / TESTSECRET, auth none inside the cluster, storage classes GLACIER and
+# conformance tests: keys TESTAK / TESTSECRET (and a second user TESTWRITER / TESTWRITERSECRET that owns nothing), auth none inside the cluster, storage classes GLACIER and
 # DEEP_ARCHIVE added to the default placement (radosgw stores them but reads them at once and answers
 # RestoreObject with 501). Runs as root on Debian 12. Data (memstore: all in RAM, up to 2 GiB) and logs live in
 #   ${STRATA_SERVICES_DIR:-<repo>/.services}/ceph
@@ -153,6 +153,8 @@ CONF
     radosgw -n client.rgw.a --rgw-data="$D/rgw" 9>&-
     wait_answering
     radosgw-admin user create --uid=test --display-name=test --access-key=TESTAK --secret-key=TESTSECRET >/dev/null
+    # A second user that owns nothing: tests grant it access with bucket policies (strata s3 policy).
+    radosgw-admin user create --uid=policy-writer --display-name=policy-writer --access-key=TESTWRITER --secret-key=TESTWRITERSECRET >/dev/null
     local sc
     for sc in GLACIER DEEP_ARCHIVE; do
         radosgw-admin zonegroup placement add --rgw-zonegroup default --placement-id default-placement --storage-class "$sc" >/dev/null

@@ -21,6 +21,7 @@ root.Subcommands.Add(ForgetCommand.Create());
 root.Subcommands.Add(UnlockCommand.Create());
 root.Subcommands.Add(CopyCommand.Create());
 root.Subcommands.Add(MirrorCommand.Create());
+root.Subcommands.Add(S3Command.Create());
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(BucketCommand.Create());
 root.Subcommands.Add(SyncCommand.Create());

@@ -143,6 +143,51 @@ public sealed class S3Store : IStore, IColdTransition
         }
     }
 
+    /// <summary>
+    /// Like <see cref="HeadAsync"/>, but a 403 answers null ("not known to exist") instead of failing: a writer whose IAM
+    /// policy grants no s3:GetObject on data/ (strata s3 policy) cannot HEAD its own packs. The create-only guarantee then
+    /// rests on If-None-Match on CompleteMultipartUpload; pack names are SHA-256 of their bytes, so even a server that
+    /// ignores it (radosgw 16) can only replace a pack with identical bytes.
+    /// </summary>
+    private async Task<GetObjectMetadataResponse?> HeadIfPermittedAsync(ObjectName name, CancellationToken ct)
+    {
+        try
+        {
+            return await _client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _options.Bucket, Key = Key(name) }, ct).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.Forbidden && e.ErrorCode is null or "AccessDenied" or "Forbidden")
+        {
+            return null;
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
+        {
+            return null;
+        }
+        catch (Exception e) when (e is not StoreException)
+        {
+            ct.ThrowIfCancellationRequested();
+            throw Classify(e, "reading the metadata of", name);
+        }
+    }
+
+    /// <summary>Whether a HEAD of this object is refused with 403 (as for a writer on data/).</summary>
+    private async Task<bool> HeadForbiddenAsync(ObjectName name, CancellationToken ct)
+    {
+        try
+        {
+            await _client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _options.Bucket, Key = Key(name) }, ct).ConfigureAwait(false);
+            return false;
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.Forbidden)
+        {
+            return true;
+        }
+        catch (AmazonS3Exception)
+        {
+            return false;
+        }
+    }
+
     private async Task CheckBucketAsync(CancellationToken ct)
     {
         try
@@ -323,7 +368,14 @@ public sealed class S3Store : IStore, IColdTransition
         catch (AmazonS3Exception e) when (IsPreconditionFailed(e))
         {
             // Exists already: the same bytes make this an idempotent retry, anything else is refused.
-            GetObjectMetadataResponse? head = await HeadAsync(name, ct).ConfigureAwait(false)
+            GetObjectMetadataResponse? head = await HeadIfPermittedAsync(name, ct).ConfigureAwait(false);
+            if (head is null && name.Kind != ObjectKind.Config && await HeadForbiddenAsync(name, ct).ConfigureAwait(false))
+            {
+                // A writer may not look (no s3:GetObject on data/): every name but config is derived from the bytes it
+                // names (a hash, a pack id, a random lock id), so an existing object of that name is this write's retry.
+                return;
+            }
+            head ??= await HeadAsync(name, ct).ConfigureAwait(false)
                 ?? throw new TransientStoreException($"writing {name.Path} in {Location}: the create-only write was refused, but the object is gone now");
             Stream Reopen() => new MemoryStream(buffer, 0, length, writable: false);
             await RequireSameAsync(name, head, length, Convert.ToHexStringLower(md5), Reopen, ct).ConfigureAwait(false);
@@ -342,7 +394,7 @@ public sealed class S3Store : IStore, IColdTransition
         long start = content.CanSeek ? content.Position : -1;
         Func<Stream>? reopen = content.CanSeek ? () => { content.Position = start; return new NonClosingStream(content); } : null;
 
-        GetObjectMetadataResponse? existing = await HeadAsync(name, ct).ConfigureAwait(false);
+        GetObjectMetadataResponse? existing = await HeadIfPermittedAsync(name, ct).ConfigureAwait(false);
         if (existing is not null)
         {
             string? ours = reopen is not null && PartsOf(existing.ETag) is not null
@@ -412,7 +464,7 @@ public sealed class S3Store : IStore, IColdTransition
 
             // AWS honours If-None-Match on CompleteMultipartUpload; radosgw 16 ignores it and would overwrite. Looking
             // once more just before completing shrinks that window from the whole upload to one round trip.
-            if (await HeadAsync(name, ct).ConfigureAwait(false) is { } created)
+            if (await HeadIfPermittedAsync(name, ct).ConfigureAwait(false) is { } created)
             {
                 await RequireSameAsync(name, created, total, ourETag, reopen, ct).ConfigureAwait(false);
                 return;
