@@ -18,9 +18,11 @@ public enum Operation
 /// <summary>
 /// The role rules, as one pure function so the whole matrix is tested in one place.
 /// <list type="bullet">
-/// <item>Every role may create objects (create-only: an existing name is never replaced), stat and list.</item>
-/// <item>A writer reads only config, keys, index, catalogs, locks, snapshots and bucket points (whose headers it lists
-/// and verifies after writing; their entries are sealed to the owner key). Snapshots are readable because a
+/// <item>Every role may create objects (create-only: an existing name is never replaced), stat and list; only an admin
+/// creates deletion records (they tell purge what to delete).</item>
+/// <item>A writer reads only config, keys, index, catalogs, locks, snapshots, bucket points (whose headers it lists
+/// and verifies after writing; their entries are sealed to the owner key) and deletion records (it must skip packs
+/// on their way out when it deduplicates). Snapshots are readable because a
 /// Strata writer needs the snapshot headers (sealed to the writer key) for version numbering and to find its parent;
 /// the snapshot bodies are sealed to the owner key, so a writer login learns nothing a writer key could not. Data and
 /// tree packs are refused.</item>
@@ -38,8 +40,9 @@ public static class Access
         }
         return op switch
         {
-            Operation.CreateRepository or Operation.Stat or Operation.List or Operation.Write or Operation.ThawStatus => true,
-            Operation.Read => role == Role.Reader || kind is ObjectKind.Config or ObjectKind.Keys or ObjectKind.Index or ObjectKind.Catalogs or ObjectKind.Locks or ObjectKind.Snapshots or ObjectKind.Points,
+            Operation.CreateRepository or Operation.Stat or Operation.List or Operation.ThawStatus => true,
+            Operation.Write => kind != ObjectKind.Deletions,
+            Operation.Read => role == Role.Reader || kind is ObjectKind.Config or ObjectKind.Keys or ObjectKind.Index or ObjectKind.Catalogs or ObjectKind.Locks or ObjectKind.Snapshots or ObjectKind.Points or ObjectKind.Deletions,
             Operation.ThawRequest => role == Role.Reader,
             Operation.Delete => kind == ObjectKind.Locks && ownLock,
             _ => false,

@@ -71,8 +71,7 @@ public sealed class Archiver
         _parents = parents;
         _jobs = Channel.CreateBounded<FileJob>(new BoundedChannelOptions(options.Workers * 4) { SingleWriter = true });
         _order = Channel.CreateBounded<FileJob>(new BoundedChannelOptions(4096) { SingleWriter = true, SingleReader = true });
-        _staging = repo.Store is IStagingStore s ? s.StagingDirectory : Path.Combine(Path.GetTempPath(), "strata-staging");
-        Directory.CreateDirectory(_staging);
+        _staging = PackUpload.StagingDirectory(repo.Store);
     }
 
     public async Task<BackupResult> RunAsync(CancellationToken ct)
@@ -774,26 +773,10 @@ public sealed class Archiver
     {
         await foreach (FinishedPack pack in _uploads.Reader.ReadAllAsync(ct).ConfigureAwait(false))
         {
-            var name = new ObjectName(pack.Kind == PackKind.Tree ? ObjectKind.Tree : ObjectKind.Data, pack.Id.ToString());
-            if (_repo.Store is IStagingStore staging)
-            {
-                await staging.AdoptAsync(name, pack.Path, ct).ConfigureAwait(false);
-            }
-            else
-            {
-                await using (var fs = new FileStream(pack.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous))
-                {
-                    await _repo.Store.WriteAsync(name, fs, ct).ConfigureAwait(false);
-                }
-                File.Delete(pack.Path);
-            }
-            using (var tail = new MemoryStream(pack.Tail, writable: false))
-            {
-                await _repo.Store.WriteAsync(new ObjectName(ObjectKind.Catalogs, pack.Id.ToString()), tail, ct).ConfigureAwait(false);
-            }
+            var entries = await PackUpload.UploadAsync(_repo.Store, pack, ct).ConfigureAwait(false);
             lock (_written)
             {
-                _written.Add(new IndexSegment.PackEntries(pack.Id, pack.Kind, pack.Length, pack.Entries));
+                _written.Add(entries);
             }
         }
     }

@@ -149,7 +149,11 @@ public static class PackCodec
     }
 
     /// <summary>Opens one sealed blob: authenticates with the blob id as associated data, decompresses, and checks the keyed id.</summary>
-    public static byte[] OpenBlob(ReadOnlySpan<byte> sealedBlob, CatalogEntry entry, Aead packAead, MasterKeys keys, string where)
+    public static byte[] OpenBlob(ReadOnlySpan<byte> sealedBlob, CatalogEntry entry, Aead packAead, MasterKeys keys, string where) =>
+        OpenBlobWithPayload(sealedBlob, entry, packAead, keys, where).Plain;
+
+    /// <summary>Like <see cref="OpenBlob"/>, and also returns the stored payload (zstd frame or raw), so it can be sealed again unchanged.</summary>
+    public static (byte[] Payload, byte[] Plain) OpenBlobWithPayload(ReadOnlySpan<byte> sealedBlob, CatalogEntry entry, Aead packAead, MasterKeys keys, string where)
     {
         byte[] idBytes = entry.Id.ToBytes();
         byte[] payload = packAead.TryOpen(sealedBlob, idBytes)
@@ -176,6 +180,6 @@ public static class PackCodec
         {
             throw new CorruptionException($"{where}: blob {entry.Id.Short} does not match its id");
         }
-        return plain;
+        return (payload, plain);
     }
 }

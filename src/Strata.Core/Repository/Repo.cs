@@ -130,28 +130,72 @@ public sealed class Repo : IAsyncDisposable
 
     /// <summary>
     /// Loads every index segment, then indexes packs that have a catalog but no segment (left by an interrupted
-    /// backup), so their blobs are reused. Warm reads only.
+    /// backup), so their blobs are reused. Warm reads only. Packs named by deletion records (docs/format.md §16): a
+    /// pack a purge is deleting is left out entirely; a pack compaction superseded is added last, so its blobs are
+    /// found in their new packs and in the old one only as a fallback. With <paramref name="keepCatalogs"/> every
+    /// pack's full entry list is kept in <see cref="PackCatalogs"/> (maintenance needs duplicates too).
     /// </summary>
-    public async Task LoadIndexAsync(CancellationToken ct)
+    public async Task LoadIndexAsync(CancellationToken ct, bool keepCatalogs = false)
     {
+        Deletions = await Maintenance.DeletionRecords.ListAsync(Store, Keys.IndexKey, ct).ConfigureAwait(false);
+        var purging = new HashSet<BlobId>();
+        var superseded = new HashSet<BlobId>();
+        foreach (var d in Deletions)
+        {
+            var set = d.Record.Reason == Maintenance.DeletionReason.Purge ? purging : superseded;
+            foreach (string p in d.Record.Packs)
+            {
+                if (BlobId.TryParse(p, out BlobId id))
+                {
+                    set.Add(id);
+                }
+            }
+        }
+
         var segments = new List<ObjectInfo>();
         await foreach (ObjectInfo o in Store.ListAsync(ObjectKind.Index, ct).ConfigureAwait(false))
         {
             segments.Add(o);
         }
+        var late = new List<IndexSegment.PackEntries>();
+        var segmentIds = new List<string>();
         await Parallel.ForEachAsync(segments, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (o, c) =>
         {
             byte[] bytes = await ReadWholeAsync(Store, o.Name, o.Length, c).ConfigureAwait(false);
             foreach (var p in IndexSegment.Open(bytes, Keys.IndexKey, o.Name.Path))
             {
+                if (purging.Contains(p.Id))
+                {
+                    continue;
+                }
+                if (superseded.Contains(p.Id))
+                {
+                    lock (late)
+                    {
+                        late.Add(p);
+                    }
+                    continue;
+                }
                 Index.AddPack(p.Id, p.Kind, p.Length, p.Entries);
+                if (keepCatalogs)
+                {
+                    lock (PackCatalogs)
+                    {
+                        PackCatalogs.TryAdd(p.Id, p);
+                    }
+                }
+            }
+            lock (segmentIds)
+            {
+                segmentIds.Add(o.Name.Name);
             }
         }).ConfigureAwait(false);
+        IndexSegments = segmentIds;
 
         var orphans = new List<ObjectInfo>();
         await foreach (ObjectInfo o in Store.ListAsync(ObjectKind.Catalogs, ct).ConfigureAwait(false))
         {
-            if (BlobId.TryParse(o.Name.Name, out BlobId id) && !Index.HasPack(id))
+            if (BlobId.TryParse(o.Name.Name, out BlobId id) && !Index.HasPack(id) && !purging.Contains(id) && !superseded.Contains(id))
             {
                 orphans.Add(o);
             }
@@ -168,12 +212,33 @@ public sealed class Repo : IAsyncDisposable
                 continue; // catalog without its pack: the upload never finished; check reports it
             }
             Index.AddPack(id, trailer.Kind, pack.Length, entries);
+            if (keepCatalogs)
+            {
+                PackCatalogs.TryAdd(id, new IndexSegment.PackEntries(id, trailer.Kind, pack.Length, entries));
+            }
             lock (_unsegmentedPacks)
             {
                 _unsegmentedPacks.Add(id);
             }
         }
+        foreach (var p in late.OrderBy(p => p.Id.ToString(), StringComparer.Ordinal))
+        {
+            Index.AddPack(p.Id, p.Kind, p.Length, p.Entries);
+            if (keepCatalogs)
+            {
+                PackCatalogs.TryAdd(p.Id, p);
+            }
+        }
     }
+
+    /// <summary>Deletion records found by <see cref="LoadIndexAsync"/>, oldest first.</summary>
+    public IReadOnlyList<Maintenance.DeletionRecordRef> Deletions { get; private set; } = [];
+
+    /// <summary>The index segments <see cref="LoadIndexAsync"/> read (object ids).</summary>
+    public IReadOnlyList<string> IndexSegments { get; private set; } = [];
+
+    /// <summary>With LoadIndexAsync(keepCatalogs: true): every indexed pack's complete catalog.</summary>
+    public Dictionary<BlobId, IndexSegment.PackEntries> PackCatalogs { get; } = [];
 
     // ---- blobs ----
 
