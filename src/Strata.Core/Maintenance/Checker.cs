@@ -26,7 +26,8 @@ public sealed class Checker(Repo repo)
 {
     private readonly List<CheckFinding> _findings = [];
 
-    public async Task<CheckResult> RunAsync(bool readData, Action<string>? log, CancellationToken ct)
+    /// <param name="readPack">With <paramref name="readData"/>: which packs to read (null: all), for --read-data-subset.</param>
+    public async Task<CheckResult> RunAsync(bool readData, Action<string>? log, CancellationToken ct, Func<PackRecord, bool>? readPack = null)
     {
         var snapshots = await repo.ListSnapshotsAsync(ct).ConfigureAwait(false);
         var seenTrees = new HashSet<BlobId>();
@@ -52,7 +53,7 @@ public sealed class Checker(Repo repo)
             string id = p.Id.ToString();
             if (!data.TryGetValue(id, out ObjectInfo? info))
             {
-                _findings.Add(new CheckFinding(p.ObjectName.Path, "pack is in the index but missing from the store", "restore what you can; run strata repair index (later versions) and back up again"));
+                _findings.Add(new CheckFinding(p.ObjectName.Path, "pack is in the index but missing from the store", "run strata repair index (drops it from the index), then strata check again to see which snapshots lost files; back them up again"));
             }
             else if (info.Length != p.Length)
             {
@@ -60,12 +61,21 @@ public sealed class Checker(Repo repo)
             }
             if (!catalogs.Contains(id))
             {
-                _findings.Add(new CheckFinding($"catalogs/{id}", "warm catalog copy is missing", "the pack is still readable; a later backup or repair rewrites it"));
+                _findings.Add(new CheckFinding($"catalogs/{id}", "warm catalog copy is missing", "the pack is still readable; strata repair index rewrites the catalog from the pack's tail"));
+            }
+            else if (repo.PackCatalogs.TryGetValue(p.Id, out var indexed))
+            {
+                await CompareCatalogAsync(p, indexed, ct).ConfigureAwait(false);
             }
         }
         foreach (var id in data.Keys.Where(k => BlobId.TryParse(k, out BlobId b) && !repo.Index.HasPack(b)))
         {
-            _findings.Add(new CheckFinding($"data|tree/{id}", "pack is not in the index (left by an interrupted backup)", "harmless; the next backup indexes it if it has a catalog"));
+            bool purging = repo.Deletions.Any(d => d.Record.Packs.Contains(id));
+            if (!purging)
+            {
+                _findings.Add(new CheckFinding($"{(data[id].Name.Kind == ObjectKind.Tree ? "tree" : "data")}/{id}", catalogs.Contains(id) ? "pack has a catalog but is in no index" : "orphan pack: no catalog and in no index (an upload an interrupted run never finished)",
+                    catalogs.Contains(id) ? "run strata repair index to index it" : "harmless; strata prune lists it and strata purge deletes it"));
+            }
         }
 
         foreach (SnapshotRef s in snapshots)
@@ -80,7 +90,7 @@ public sealed class Checker(Repo repo)
             foreach (PackRecord p in repo.Index.Packs)
             {
                 ct.ThrowIfCancellationRequested();
-                if (!data.ContainsKey(p.Id.ToString()))
+                if (!data.ContainsKey(p.Id.ToString()) || (readPack is not null && !readPack(p)))
                 {
                     continue;
                 }
@@ -90,6 +100,27 @@ public sealed class Checker(Repo repo)
             }
         }
         return new CheckResult(snapshots.Count, seenTrees.Count, usedBlobs.Count, packsRead, _findings);
+    }
+
+    /// <summary>The warm catalog must list exactly the blobs (ids, offsets, lengths) the index has for the pack.</summary>
+    private async Task CompareCatalogAsync(PackRecord p, IndexSegment.PackEntries indexed, CancellationToken ct)
+    {
+        var name = new ObjectName(ObjectKind.Catalogs, p.Id.ToString());
+        List<CatalogEntry> entries;
+        try
+        {
+            byte[] tail = await repo.ReadWholeAsync(name, ct).ConfigureAwait(false);
+            entries = PackCodec.ParseTail(tail, repo.Keys.IndexKey, name.Path).Entries;
+        }
+        catch (CorruptionException e)
+        {
+            _findings.Add(new CheckFinding(name.Path, e.Message, "run strata repair index (it reads the pack's own tail when the catalog is damaged: delete the damaged catalog first)"));
+            return;
+        }
+        if (entries.Count != indexed.Entries.Count || !entries.OrderBy(e => e.Offset).SequenceEqual(indexed.Entries.OrderBy(e => e.Offset)))
+        {
+            _findings.Add(new CheckFinding(name.Path, $"the catalog lists {entries.Count} blobs and the index {indexed.Entries.Count} for this pack, and they differ", "run strata repair index to rebuild the index from the catalogs"));
+        }
     }
 
     private async Task CheckTreeAsync(BlobId id, string prefix, SnapshotRef s, HashSet<BlobId> seen, Dictionary<BlobId, string> used, CancellationToken ct)
