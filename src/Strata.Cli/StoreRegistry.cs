@@ -13,7 +13,7 @@ internal static class StoreRegistry
     public static IStore Open(string location)
     {
         IStore inner = OpenRaw(location);
-        return inner is LocalStore ? inner : new RetryingStore(new LimitingStore(inner));
+        return CrashingStore.FromEnvironment(inner is LocalStore ? inner : new RetryingStore(new LimitingStore(inner)));
     }
 
     /// <summary>Applies the repository's storage settings (cold class, staging) to the store it was opened with.</summary>

@@ -192,6 +192,10 @@ internal static class BackupCommand
                 {
                     Console.Error.WriteLine($"warning: {s.Skipped.Count} files or folders could not be read; the snapshot lists them and is partial");
                 }
+                if (repo.Keys.CanRead && DeadShare.Line(p, repo) is { } note)
+                {
+                    Console.WriteLine(note);
+                }
             }
             return s.Partial ? ExitCodes.Partial : ExitCodes.Ok;
         }

@@ -51,20 +51,20 @@ internal static class CheckCommand
             {
                 if (json)
                 {
-                    Format.JsonLine(new() { ["message_type"] = "finding", ["object"] = f.Object, ["problem"] = f.Problem, ["advice"] = f.Advice });
+                    Format.JsonLine(new() { ["message_type"] = "finding", ["severity"] = f.Note ? "note" : "error", ["object"] = f.Object, ["problem"] = f.Problem, ["advice"] = f.Advice });
                 }
                 else
                 {
-                    Console.WriteLine($"error: {f.Object}: {f.Problem}\n       -> {f.Advice}");
+                    Console.WriteLine($"{(f.Note ? "note" : "error")}: {f.Object}: {f.Problem}\n       -> {f.Advice}");
                 }
             }
             if (json)
             {
-                Format.JsonLine(new() { ["message_type"] = "summary", ["snapshots"] = r.Snapshots, ["trees"] = r.Trees, ["blobs"] = r.Blobs, ["packs_read"] = r.PacksRead, ["findings"] = r.Findings.Count });
+                Format.JsonLine(new() { ["message_type"] = "summary", ["snapshots"] = r.Snapshots, ["trees"] = r.Trees, ["blobs"] = r.Blobs, ["packs_read"] = r.PacksRead, ["findings"] = r.Problems, ["notes"] = r.Findings.Count - r.Problems });
             }
             else if (!quiet)
             {
-                Console.WriteLine($"checked {r.Snapshots} snapshots, {r.Trees} trees, {r.Blobs} blobs{(readData ? $", read {r.PacksRead} packs" : "")}: {(r.Ok ? "no errors" : $"{r.Findings.Count} problems")}");
+                Console.WriteLine($"checked {r.Snapshots} snapshots, {r.Trees} trees, {r.Blobs} blobs{(readData ? $", read {r.PacksRead} packs" : "")}: {(r.Ok ? "no errors" : $"{r.Problems} problems")}{(r.Findings.Count > r.Problems ? $", {r.Findings.Count - r.Problems} notes" : "")}");
             }
             return r.Ok ? ExitCodes.Ok : ExitCodes.Damaged;
         }));

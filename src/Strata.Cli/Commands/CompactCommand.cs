@@ -31,7 +31,9 @@ internal static class CompactCommand
     private static async Task<int> RunAsync(ParseResult p, CancellationToken ct)
     {
         ColdSettings cold = Cold.Read(p);
-        await using Repo repo = await MaintenanceCommon.OpenAsync(p, "compact", ct);
+        var (repo, held) = await MaintenanceCommon.OpenAsync(p, "compact", exclusive: true, ct);
+        await using var _repo = repo;
+        await using var _held = held;
         PrunePlan plan = await PruneCommand.MakePlanAsync(p, repo, ct);
         List<PackPlan> chosen = Choose(plan, p.GetValue(Packs) ?? [], p.GetValue(All));
         if (chosen.Count == 0)

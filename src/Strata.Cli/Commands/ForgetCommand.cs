@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Strata.Maintenance;
 using Strata.Repository;
+using Strata.Stores;
 
 namespace Strata.Cli.Commands;
 
@@ -110,6 +111,16 @@ internal static class ForgetCommand
         if (!dryRun && plan.Remove.Count > 0)
         {
             removed = await Forget.ApplyAsync(repo, plan, null, ct);
+            // What is dead now, for the prompt in `strata snapshots` and `strata backup` (a warm walk of every tree).
+            try
+            {
+                await repo.LoadIndexAsync(ct, keepCatalogs: true);
+                DeadShare.Save(p, repo, await PrunePlanner.PlanAsync(repo, MaintenanceCommon.PricingFor(p, repo), new PruneSettings(), ct));
+            }
+            catch (Exception e) when (e is CorruptionException or UserInputException or StoreException)
+            {
+                Console.Error.WriteLine($"note: could not work out how much data is now unused ({e.Message}); strata prune shows it");
+            }
         }
 
         if (json)

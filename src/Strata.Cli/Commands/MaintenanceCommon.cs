@@ -28,18 +28,31 @@ internal static class MaintenanceCommon
         return new Pricing(prices, where.Provider, where.ColdClass, where.WarmClass);
     }
 
-    /// <summary>Opens the repository with full catalogs (maintenance needs every copy of every blob). Owner key only.</summary>
-    public static async Task<Repo> OpenAsync(ParseResult p, string what, CancellationToken ct)
+    /// <summary>
+    /// Opens the repository with full catalogs (maintenance needs every copy of every blob). Owner key only. With
+    /// <paramref name="exclusive"/>, takes the exclusive lock first (waiting for running backups, up to --lock-wait), so
+    /// the index and snapshots it then reads cannot change under it; the caller disposes the lock.
+    /// </summary>
+    public static async Task<(Repo Repo, Locks.RepoLock? Lock)> OpenAsync(ParseResult p, string what, bool exclusive, CancellationToken ct)
     {
         Repo repo = await GlobalOptions.OpenRepoAsync(p, ct, loadIndex: false);
+        Locks.RepoLock? held = null;
         try
         {
             repo.RequireOwner(what);
+            if (exclusive)
+            {
+                held = await Locking.AcquireAsync(p, repo, Locks.LockMode.Exclusive, what, null, ct);
+            }
             await repo.LoadIndexAsync(ct, keepCatalogs: true);
-            return repo;
+            return (repo, held);
         }
         catch
         {
+            if (held is not null)
+            {
+                await held.DisposeAsync();
+            }
             await repo.DisposeAsync();
             throw;
         }

@@ -21,7 +21,8 @@ internal static class PruneCommand
         cmd.Options.Add(AllPacks);
         cmd.SetAction((p, ct) => GlobalOptions.Guard(async () =>
         {
-            await using Repo repo = await MaintenanceCommon.OpenAsync(p, "prune", ct);
+            var (repo, _) = await MaintenanceCommon.OpenAsync(p, "prune", exclusive: false, ct);
+            await using var _repo = repo;
             PrunePlan plan = await MakePlanAsync(p, repo, ct);
             DeadShare.Save(p, repo, plan);
             if (p.GetValue(GlobalOptions.Json))

@@ -23,7 +23,9 @@ internal static class PurgeCommand
 
     private static async Task<int> RunAsync(ParseResult p, CancellationToken ct)
     {
-        await using Repo repo = await MaintenanceCommon.OpenAsync(p, "purge", ct);
+        var (repo, held) = await MaintenanceCommon.OpenAsync(p, "purge", exclusive: true, ct);
+        await using var _repo = repo;
+        await using var _held = held;
         PrunePlan plan = await PruneCommand.MakePlanAsync(p, repo, ct);
         bool accept = p.GetValue(AcceptFee);
         var deletable = plan.Deletable.ToList();

@@ -27,6 +27,7 @@ internal static class RecoverCommand
         ColdSettings cold = Cold.Read(p);
         await using Repo repo = await GlobalOptions.OpenRepoAsync(p, ct, loadIndex: false);
         repo.RequireOwner("recover");
+        await using var held = await Locking.AcquireAsync(p, repo, Locks.LockMode.Exclusive, "recover", null, ct);
         RecoveryPlan plan = await Recovery.PlanAsync(repo, ct);
         Console.WriteLine($"Recovery plan: {N(plan.DataPacks, "cold pack")} in the store; {N(plan.BandPacksKnown, "band record")} known from warm catalogs, {N(plan.PacksWithoutCatalog, "pack")} without a catalog (read to find out what they hold); "
             + $"{N(plan.ToRead.Count, "pack")} to read ({Format.Bytes(plan.BytesToRead)}), {plan.NotReadable.Count} of them need a thaw");

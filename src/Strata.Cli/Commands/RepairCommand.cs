@@ -25,6 +25,7 @@ internal static class RepairCommand
         ColdSettings cold = Cold.Read(p);
         await using Repo repo = await GlobalOptions.OpenRepoAsync(p, ct, loadIndex: false);
         repo.RequireOwner("repair index");
+        await using var held = await Locking.AcquireAsync(p, repo, Locks.LockMode.Exclusive, "repair index", null, ct);
         try
         {
             await repo.LoadIndexAsync(ct);

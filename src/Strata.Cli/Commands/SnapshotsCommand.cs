@@ -52,6 +52,10 @@ internal static class SnapshotsCommand
             }
             Console.WriteLine(new string('-', 100));
             Console.WriteLine($"{list.Count} snapshots");
+            if (DeadShare.Line(p, repo) is { } note)
+            {
+                Console.WriteLine(note);
+            }
             return ExitCodes.Ok;
         }));
         return cmd;

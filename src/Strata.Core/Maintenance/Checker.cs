@@ -10,11 +10,13 @@ using Strata.Stores;
 namespace Strata.Maintenance;
 
 /// <summary>One problem check found: what, where, and what to run.</summary>
-public sealed record CheckFinding(string Object, string Problem, string Advice);
+/// <param name="Note">Not damage: something harmless that a maintenance command tidies up (an orphan upload).</param>
+public sealed record CheckFinding(string Object, string Problem, string Advice, bool Note = false);
 
 public sealed record CheckResult(int Snapshots, int Trees, long Blobs, int PacksRead, IReadOnlyList<CheckFinding> Findings)
 {
-    public bool Ok => Findings.Count == 0;
+    public bool Ok => !Findings.Any(f => !f.Note);
+    public int Problems => Findings.Count(f => !f.Note);
 }
 
 /// <summary>
@@ -74,7 +76,7 @@ public sealed class Checker(Repo repo)
             if (!purging)
             {
                 _findings.Add(new CheckFinding($"{(data[id].Name.Kind == ObjectKind.Tree ? "tree" : "data")}/{id}", catalogs.Contains(id) ? "pack has a catalog but is in no index" : "orphan pack: no catalog and in no index (an upload an interrupted run never finished)",
-                    catalogs.Contains(id) ? "run strata repair index to index it" : "harmless; strata prune lists it and strata purge deletes it"));
+                    catalogs.Contains(id) ? "run strata repair index to index it" : "harmless; strata prune lists it and strata purge deletes it", Note: !catalogs.Contains(id)));
             }
         }
 
