@@ -470,6 +470,10 @@ public sealed class ServerLimitTests
     [InlineData(Role.Reader, Operation.Delete, ObjectKind.Snapshots, false, false)]
     [InlineData(Role.Reader, Operation.ThawRequest, ObjectKind.Data, false, true)]
     [InlineData(Role.Admin, Operation.Delete, ObjectKind.Data, false, true)]
+    [InlineData(Role.Writer, Operation.Read, ObjectKind.Deletions, false, true)]
+    [InlineData(Role.Writer, Operation.Write, ObjectKind.Deletions, false, false)]
+    [InlineData(Role.Reader, Operation.Write, ObjectKind.Deletions, false, false)]
+    [InlineData(Role.Admin, Operation.Write, ObjectKind.Deletions, false, true)]
     public void AccessMatrix(Role role, Operation op, ObjectKind kind, bool ownLock, bool allowed) =>
         Assert.Equal(allowed, Access.Allows(role, op, kind, ownLock));
 }
