@@ -49,6 +49,9 @@ public sealed class SourceEdgeCaseTests : IDisposable
         Assert.Contains(closed, errors);
         Assert.True(backup.Summary.GetProperty("partial").GetBoolean(), backup.ToString());
         Assert.Equal(2, backup.Summary.GetProperty("skipped").GetInt32());
+        // The totals count what is in the snapshot: the two readable files, not the one that could not be opened.
+        Assert.Equal(2, backup.Summary.GetProperty("files_new").GetInt64());
+        Assert.Equal(new FileInfo(ok).Length + "readable too\n".Length, backup.Summary.GetProperty("bytes_total").GetInt64());
 
         CliResult text = await Cli.RunAsync(["--repo", _box.Repo, "backup", _box.Source], _box.Env(), runAs: "nobody");
         CliAssert.Exit(3, text);

@@ -451,7 +451,7 @@ public sealed class Archiver
             return Task.FromResult<Node?>(node with { Content = p.Content, Extents = p.Extents });
         }
         Interlocked.Increment(ref parentNode is null ? ref _filesNew : ref _filesChanged);
-        var job = new FileJob(full, display, st, node);
+        var job = new FileJob(full, display, st, node) { IsNew = parentNode is null };
         // Both writes complete before the walk moves on, so completing the channels after the walk loses nothing.
         await _inFlight.WaitAsync(ct).ConfigureAwait(false);
         await _order.Writer.WriteAsync(job, ct).ConfigureAwait(false);
@@ -470,6 +470,8 @@ public sealed class Archiver
         public Channel<Chunk> Chunks { get; } = Channel.CreateBounded<Chunk>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
         public TaskCompletionSource<Node?> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public string? Error { get; set; }
+        /// <summary>Counted as new (else as changed) when queued; a file that then cannot be read is uncounted.</summary>
+        public bool IsNew { get; init; }
         public bool Changed { get; set; }
         public long BytesRead { get; set; }
         public List<Extent> Extents { get; set; } = [];
@@ -690,6 +692,9 @@ public sealed class Archiver
             }
             if (job.Error is not null)
             {
+                // Not in the snapshot, so not in its totals either: the summary counts what was backed up.
+                Interlocked.Decrement(ref job.IsNew ? ref _filesNew : ref _filesChanged);
+                Interlocked.Add(ref _bytesTotal, -job.Stat.Size);
                 Skip(job.Display, job.Error);
                 job.Result.TrySetResult(null);
                 return;

@@ -246,7 +246,9 @@ public static class PrunePlanner
             {
                 continue;
             }
-            bool old = info.LastModified is { } t && now - t >= settings.OrphanAge;
+            // A pack an unfinished purge was deleting (its catalog may be gone already) is dead whatever its age.
+            bool purging = deletion.TryGetValue(id, out var reason) && reason == DeletionReason.Purge;
+            bool old = purging || (info.LastModified is { } t && now - t >= settings.OrphanAge);
             if (!old)
             {
                 problems.Add($"{info.Name.Path} has no catalog and was written {(info.LastModified is { } w ? $"at {w:u}" : "at an unknown time")}: an upload may be under way, so it is left alone");

@@ -42,14 +42,16 @@ public static class Purger
                 + "so what is dead cannot be told; nothing was deleted. Run strata check, then strata repair index");
         }
         var deletable = plan.Deletable.ToList();
-        var delete = deletable.Where(p => acceptEarlyDeletionFee || p.EarlyDeletionUsdNow == 0m).ToList();
+        // Packs an unfinished purge was deleting: that purge decided (and showed any fee); finish it.
+        bool finishing = repo.Deletions.Any(d => d.Record.Reason == DeletionReason.Purge);
+        var delete = deletable.Where(p => acceptEarlyDeletionFee || p.EarlyDeletionUsdNow == 0m || p.Deletion == DeletionReason.Purge).ToList();
         var waiting = deletable.Where(p => !delete.Contains(p)).ToList();
-        decimal fees = delete.Sum(p => p.EarlyDeletionUsdNow);
+        decimal fees = delete.Where(p => p.Deletion != DeletionReason.Purge).Sum(p => p.EarlyDeletionUsdNow);
         var gone = delete.Select(p => p.Id).ToHashSet();
 
         string? segment = null;
         int segmentsRemoved = 0;
-        if (delete.Count > 0)
+        if (delete.Count > 0 || finishing)
         {
             await DeletionRecords.WriteAsync(repo, new DeletionRecord
             {
