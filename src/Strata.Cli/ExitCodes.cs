@@ -17,6 +17,10 @@ internal static class ExitCodes
     public const int Damaged = 4;
     /// <summary>A cold restore or dump did what was readable and waits for thaws: run it again (or --resume) later.</summary>
     public const int WaitingForThaw = 5;
+    /// <summary>A file of a worm source was modified, deleted or replaced (backup: since the previous backup; verify: on disk against the snapshot).</summary>
+    public const int WormChanged = 6;
+    /// <summary>verify found differences between the disk and the snapshot (a source without policy worm, or only new files / metadata).</summary>
+    public const int VerifyDifferences = 7;
     public const int NoRepository = 10;
     /// <summary>Another run holds a conflicting repository lock (restic's code for "failed to lock repository").</summary>
     public const int Locked = 11;

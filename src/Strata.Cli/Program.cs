@@ -7,6 +7,8 @@ GlobalOptions.AddTo(root);
 root.Subcommands.Add(InitCommand.Create());
 root.Subcommands.Add(KeyCommand.Create());
 root.Subcommands.Add(BackupCommand.Create());
+root.Subcommands.Add(WormCommand.Create());
+root.Subcommands.Add(VerifyCommand.Create());
 root.Subcommands.Add(RestoreCommand.Create());
 root.Subcommands.Add(DumpCommand.Create());
 root.Subcommands.Add(ThawsCommand.Create());

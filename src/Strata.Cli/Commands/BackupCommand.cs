@@ -21,6 +21,10 @@ internal static class BackupCommand
     private static readonly Option<string[]> ExcludeIfPresent = new("--exclude-if-present") { Description = "leave out folders holding a file NAME (NAME:HEADER: whose content starts with HEADER) (repeatable)" };
     private static readonly Option<string?> ExcludeLargerThan = new("--exclude-larger-than") { Description = "leave out files larger than SIZE (e.g. 10M, 1G)" };
     private static readonly Option<bool> GitIgnore = new("--gitignore") { Description = "honour .gitignore files, .git/info/exclude and git's global excludes file" };
+    private static readonly Option<bool> NoGitIgnore = new("--no-gitignore") { Description = "with --policy dedup: do not honour .gitignore files" };
+    private static readonly Option<bool> NoExcludeCaches = new("--no-exclude-caches") { Description = "with --policy dedup: back up cache folders too" };
+    private static readonly Option<string?> Policy = new("--policy") { Description = "how this source is kept: worm (files never change; changes are reported), dedup (source trees: --gitignore and --exclude-caches by default), none; remembered per source" };
+    private static readonly Option<bool> Force = new("--force") { Description = "read every file again, even when its metadata is unchanged (with --policy worm: also detects bit rot)" };
     private static readonly Option<bool> OneFileSystem = new("--one-file-system", "-x") { Description = "do not cross file system boundaries" };
     private static readonly Option<string[]> Tag = new("--tag") { Description = "add a tag to the snapshot (repeatable)" };
     private static readonly Option<string?> Host = new("--host") { Description = "record this host name (default: this machine's)" };
@@ -30,7 +34,7 @@ internal static class BackupCommand
     {
         var cmd = new Command("backup", "back up files and folders into the repository");
         cmd.Arguments.Add(Paths);
-        foreach (Option o in new Option[] { Exclude, ExcludeFile, IExclude, IExcludeFile, Include, ExcludeCaches, ExcludeIfPresent, ExcludeLargerThan, GitIgnore, OneFileSystem, Tag, Host, Parent })
+        foreach (Option o in new Option[] { Exclude, ExcludeFile, IExclude, IExcludeFile, Include, ExcludeCaches, ExcludeIfPresent, ExcludeLargerThan, GitIgnore, NoGitIgnore, NoExcludeCaches, Policy, Force, OneFileSystem, Tag, Host, Parent })
         {
             cmd.Options.Add(o);
         }
@@ -43,6 +47,9 @@ internal static class BackupCommand
         bool json = p.GetValue(GlobalOptions.Json);
         bool quiet = p.GetValue(GlobalOptions.Quiet);
         FilterOptions filters = ReadFilters(p);
+        SourcePolicy? explicitPolicy = p.GetValue(Policy) is { } pn
+            ? SourcePolicies.Parse(pn) ?? throw new UserInputException($"--policy: '{pn}' is not a policy (worm, dedup or none)")
+            : null;
         string[] paths = p.GetValue(Paths) ?? [];
         foreach (string path in paths)
         {
@@ -67,6 +74,16 @@ internal static class BackupCommand
         try
         {
             await repo.LoadIndexAsync(ct);
+            var parents = new ParentTrees(repo, GlobalOptions.CacheRoot(p));
+            string sourceId = Archiver.Archiver.SourceId(repo.Keys, host, normalized);
+            string? previousPolicyName = await parents.PreviousPolicyAsync(sourceId, ct);
+            SourcePolicy previousPolicy = SourcePolicies.Parse(previousPolicyName) ?? SourcePolicy.None;
+            SourcePolicy policy = explicitPolicy ?? previousPolicy;
+            if (explicitPolicy is { } changed && previousPolicyName is not null && changed != previousPolicy && !json && !quiet)
+            {
+                Console.Error.WriteLine($"note: the policy of this source changes from {previousPolicyName} to {SourcePolicies.Name(changed) ?? "none"}");
+            }
+            filters = WithPolicyDefaults(filters, policy, p);
             // Never back up the repository itself or Strata's cache when they lie inside the paths (e.g. `strata backup ~`).
             var own = new List<string> { GlobalOptions.CacheRoot(p) };
             if (repo.Store.Find<Strata.Stores.LocalStore>() is { } local)
@@ -116,8 +133,10 @@ internal static class BackupCommand
                 Tags = p.GetValue(Tag) ?? [],
                 Host = host,
                 Parent = p.GetValue(Parent),
+                Policy = policy,
+                Force = p.GetValue(Force),
             };
-            var archiver = new Archiver.Archiver(repo, options, progress, new ParentTrees(repo, GlobalOptions.CacheRoot(p)));
+            var archiver = new Archiver.Archiver(repo, options, progress, parents);
             var sw = Stopwatch.StartNew();
             Task<BackupResult> run = archiver.RunAsync(ct);
             BackupResult result;
@@ -170,6 +189,9 @@ internal static class BackupCommand
                     ["skipped"] = s.Skipped.Count,
                     ["changed_while_reading"] = s.ChangedWhileReading.Count,
                     ["partial"] = s.Partial,
+                    ["policy"] = s.Policy,
+                    ["worm_violations"] = s.WormChanges?.Count(c => c.IsViolation),
+                    ["worm_metadata_changes"] = s.WormChanges?.Count(c => !c.IsViolation),
                     ["total_duration"] = sw.Elapsed.TotalSeconds,
                 });
             }
@@ -196,6 +218,27 @@ internal static class BackupCommand
                 {
                     Console.WriteLine(note);
                 }
+                if (policy == SourcePolicy.Worm && s.Parent is not null && s.WormChanges is not null)
+                {
+                    Console.WriteLine($"Policy worm: {s.Stats.FilesNew} new files noted, {s.WormChanges.Count(c => c.IsViolation)} changed or deleted, {s.WormChanges.Count(c => !c.IsViolation)} with metadata changes only");
+                }
+                else if (policy != SourcePolicy.None)
+                {
+                    Console.WriteLine($"Policy {SourcePolicies.Name(policy)}");
+                }
+            }
+            if (policy == SourcePolicy.Worm && s.Parent is not null && s.WormChanges is null && !quiet)
+            {
+                Console.Error.WriteLine("warning: policy worm: the previous version's file list is not available here (a writer key without its local cache), so changed files could not be detected in this run; `strata verify` with the owner key can");
+            }
+            // The warning block goes to stderr even with --json or -q: a worm violation must not pass unnoticed.
+            if (s.WormChanges is { } worm && worm.Count > 0)
+            {
+                WormCommand.PrintBackupWarning(result.SnapshotId, s, json);
+            }
+            if (s.WormChanges?.Any(c => c.IsViolation) == true)
+            {
+                return ExitCodes.WormChanged;
             }
             return s.Partial ? ExitCodes.Partial : ExitCodes.Ok;
         }
@@ -203,6 +246,19 @@ internal static class BackupCommand
         {
             throw new LockLostException(repo.Location);
         }
+    }
+
+    /// <summary>
+    /// Policy dedup turns on --gitignore and --exclude-caches unless --no-gitignore / --no-exclude-caches say otherwise.
+    /// </summary>
+    private static FilterOptions WithPolicyDefaults(FilterOptions f, SourcePolicy policy, ParseResult p)
+    {
+        bool dedup = policy == SourcePolicy.Dedup;
+        return f with
+        {
+            GitIgnore = !p.GetValue(NoGitIgnore) && (f.GitIgnore || dedup),
+            ExcludeCaches = !p.GetValue(NoExcludeCaches) && (f.ExcludeCaches || dedup),
+        };
     }
 
     /// <summary>The filter options as given (exclude files expanded, so the snapshot records the patterns themselves).</summary>

@@ -36,6 +36,15 @@ internal static class SnapshotsCommand
                     ["bytes_total"] = s.Snapshot.Stats.BytesTotal,
                     ["data_added"] = s.Snapshot.Stats.BytesAdded,
                     ["filters"] = s.Snapshot.Filters,
+                    ["policy"] = s.Snapshot.Policy,
+                    ["worm_changes"] = s.Snapshot.WormChanges?.Select(c =>
+                    {
+                        var d = WormCommand.ToJson(c, null, null);
+                        d.Remove("message_type");
+                        d.Remove("snapshot_id");
+                        d.Remove("compared_with");
+                        return d;
+                    }).ToList(),
                 }).ToList();
                 Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(rows, CliJson.Default.ListDictionaryStringObject));
                 return ExitCodes.Ok;
@@ -47,7 +56,9 @@ internal static class SnapshotsCommand
                 var sn = s.Snapshot;
                 string ver = sn.UnchangedSince is { } u ? $"v{u} (unchanged)"
                     : sn.SecondsSincePrevious is { } sec ? $"v{sn.Version}, {Format.Duration(TimeSpan.FromSeconds(sec))} after v{sn.Version - 1}" : $"v{sn.Version}";
-                string flags = (sn.Partial ? " (partial)" : "") + (sn.Tags.Count > 0 ? " [" + string.Join(",", sn.Tags) + "]" : "");
+                int worm = sn.WormChanges?.Count(c => c.IsViolation) ?? 0;
+                string policy = sn.Policy is null ? "" : worm > 0 ? $" ({sn.Policy}: {worm} changed!)" : $" ({sn.Policy})";
+                string flags = (sn.Partial ? " (partial)" : "") + policy + (sn.Tags.Count > 0 ? " [" + string.Join(",", sn.Tags) + "]" : "");
                 Console.WriteLine($"{s.ShortId,-9} {sn.Time.ToLocalTime():yyyy-MM-dd HH:mm:ss} {Trim(sn.Host, 14),-14} {Trim(ver, 26),-26} {Format.Bytes(sn.Stats.BytesTotal),10}  {string.Join(" ", sn.Paths)}{flags}");
             }
             Console.WriteLine(new string('-', 100));

@@ -23,6 +23,10 @@ public sealed record BackupOptions
     /// <summary>Use this snapshot as the parent instead of the latest of the same source.</summary>
     public string? Parent { get; init; }
     public int Workers { get; init; } = Math.Max(2, Environment.ProcessorCount);
+    /// <summary>The source's policy, recorded in the snapshot; <see cref="SourcePolicy.Worm"/> also checks that no file changed.</summary>
+    public SourcePolicy Policy { get; init; } = SourcePolicy.None;
+    /// <summary>Read every file again, even when its metadata matches the previous snapshot (a worm backup then also sees bit rot).</summary>
+    public bool Force { get; init; }
 }
 
 public sealed record BackupResult(string SnapshotId, Snapshot Snapshot);
@@ -45,6 +49,9 @@ public sealed class Archiver
     private readonly ParentTrees _parents;
     private readonly ConcurrentQueue<SkippedEntry> _skipped = new();
     private readonly ConcurrentQueue<string> _changed = new();
+    private readonly ConcurrentQueue<WormChange> _wormChanges = new();
+    /// <summary>A worm source with a previous tree to compare with: changed and deleted files are recorded.</summary>
+    private bool _worm;
     private readonly Channel<FileJob> _jobs;
     private readonly Channel<FileJob> _order;
     private readonly Channel<FinishedPack> _uploads = Channel.CreateBounded<FinishedPack>(2);
@@ -80,6 +87,7 @@ public sealed class Archiver
         var paths = NormalizePaths(_options.Paths);
         string sourceId = SourceId(_repo.Keys, _options.Host, paths);
         var previous = await _parents.FindPreviousAsync(sourceId, _options.Parent, ct).ConfigureAwait(false);
+        _worm = _options.Policy == SourcePolicy.Worm && previous?.Tree is not null;
 
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var workers = Enumerable.Range(0, _options.Workers).Select(_ => Task.Run(() => WorkerAsync(linked.Token), linked.Token)).ToList();
@@ -149,6 +157,8 @@ public sealed class Archiver
             ChangedWhileReading = [.. _changed],
             Partial = skipped.Count > 0,
             Filters = _options.Filter.IsEmpty ? null : _options.Filter.Options,
+            Policy = SourcePolicies.Name(_options.Policy),
+            WormChanges = _worm ? [.. _wormChanges.OrderBy(c => c.Path, StringComparer.Ordinal)] : null,
             Stats = new SnapshotStats
             {
                 FilesNew = _filesNew,
@@ -355,6 +365,10 @@ public sealed class Archiver
         {
             return Task.FromResult<Node?>(null); // a marker file (CACHEDIR.TAG, --exclude-if-present) leaves the folder out
         }
+        if (_worm && descend && parentTree is not null)
+        {
+            await RecordDeletedAsync(display, parentTree, entries, ct).ConfigureAwait(false);
+        }
         foreach (DirEntry entry in entries)
         {
             ct.ThrowIfCancellationRequested();
@@ -371,9 +385,64 @@ public sealed class Archiver
                 continue;
             }
             var childWalk = new WalkScope(scope, verdict == FilterVerdict.IncludeOnly, IsTarget: false);
-            children.Add(await VisitAsync(childFull, childDisplay, entry.Name, cst, Find(parentTree, entry.Name), childWalk, ct).ConfigureAwait(false));
+            Node? parentChild = Find(parentTree, entry.Name);
+            if (_worm && parentChild is not null && parentChild.Kind != cst.Kind)
+            {
+                _wormChanges.Enqueue(new WormChange(childDisplay, WormChange.Replaced, parentChild.Size, cst.Size, WormChange.FromNs(parentChild.MTimeNs), WormChange.FromNs(cst.MTimeNs)));
+            }
+            children.Add(await VisitAsync(childFull, childDisplay, entry.Name, cst, parentChild, childWalk, ct).ConfigureAwait(false));
         }
         return CompleteDirAsync(full, display, name, st, children, dropIfEmpty: scope.IncludeOnly);
+    }
+
+    /// <summary>Worm: every entry of the previous version of this folder that is no longer on disk (files inside a deleted folder one by one).</summary>
+    private async Task RecordDeletedAsync(string display, Tree parentTree, List<DirEntry> entries, CancellationToken ct)
+    {
+        foreach (Node old in parentTree.Nodes)
+        {
+            if (ContainsName(entries, old.Name))
+            {
+                continue;
+            }
+            string path = display == "/" ? "/" + old.DisplayName : display + "/" + old.DisplayName;
+            await RecordDeletedNodeAsync(path, old, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RecordDeletedNodeAsync(string path, Node old, CancellationToken ct)
+    {
+        if (old.Kind == FileKind.Directory && old.Subtree is { } sub && await _parents.LoadTreeAsync(sub, ct).ConfigureAwait(false) is { } tree && tree.Nodes.Count > 0)
+        {
+            foreach (Node child in tree.Nodes)
+            {
+                await RecordDeletedNodeAsync(path + "/" + child.DisplayName, child, ct).ConfigureAwait(false);
+            }
+            return;
+        }
+        _wormChanges.Enqueue(new WormChange(path, WormChange.Deleted, old.Kind == FileKind.Regular ? old.Size : null, null, WormChange.FromNs(old.MTimeNs)));
+    }
+
+    private static bool ContainsName(List<DirEntry> sorted, byte[] name)
+    {
+        int lo = 0, hi = sorted.Count - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            int c = sorted[mid].Name.AsSpan().SequenceCompareTo(name);
+            if (c == 0)
+            {
+                return true;
+            }
+            if (c < 0)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+        return false;
     }
 
     /// <param name="dropIfEmpty">A folder walked only for --include matches is left out when nothing in it was included.</param>
@@ -443,7 +512,7 @@ public sealed class Archiver
             return Task.FromResult<Node?>(null);
         }
         Interlocked.Add(ref _bytesTotal, st.Size);
-        if (parentNode is { Kind: FileKind.Regular } p && p.Size == st.Size && p.MTimeNs == st.MTimeNs && p.CTimeNs == st.CTimeNs
+        if (!_options.Force && parentNode is { Kind: FileKind.Regular } p && p.Size == st.Size && p.MTimeNs == st.MTimeNs && p.CTimeNs == st.CTimeNs
             && p.Inode == st.Inode && !p.ChangedWhileReading && p.Content.All(_repo.Index.Contains))
         {
             Interlocked.Increment(ref _filesUnchanged);
@@ -451,7 +520,7 @@ public sealed class Archiver
             return Task.FromResult<Node?>(node with { Content = p.Content, Extents = p.Extents });
         }
         Interlocked.Increment(ref parentNode is null ? ref _filesNew : ref _filesChanged);
-        var job = new FileJob(full, display, st, node) { IsNew = parentNode is null };
+        var job = new FileJob(full, display, st, node) { IsNew = parentNode is null, Parent = parentNode };
         // Both writes complete before the walk moves on, so completing the channels after the walk loses nothing.
         await _inFlight.WaitAsync(ct).ConfigureAwait(false);
         await _order.Writer.WriteAsync(job, ct).ConfigureAwait(false);
@@ -472,6 +541,8 @@ public sealed class Archiver
         public string? Error { get; set; }
         /// <summary>Counted as new (else as changed) when queued; a file that then cannot be read is uncounted.</summary>
         public bool IsNew { get; init; }
+        /// <summary>The file's node in the previous snapshot, if any (worm sources compare with it).</summary>
+        public Node? Parent { get; init; }
         public bool Changed { get; set; }
         public long BytesRead { get; set; }
         public List<Extent> Extents { get; set; } = [];
@@ -526,65 +597,10 @@ public sealed class Archiver
         {
             throw new IOException("the file was replaced before it could be read");
         }
-        bool sparse = before.Size > 0 && before.Blocks * 512 < before.Size;
+        var (total, extents, sparse) = await FileChunker.ReadAsync(handle, before, _repo.Chunker, buffer,
+            chunk => EmitAsync(job, chunk, compressor, sampler, sample, ct)).ConfigureAwait(false);
         job.Sparse = sparse;
-        List<(long Offset, long Length)> regions = sparse ? Posix.DataExtents(handle, before.Size) : [(0, long.MaxValue)];
-        var chunker = _repo.Chunker;
-        long total = 0;
-        foreach (var (regionOffset, regionLength) in regions)
-        {
-            long pos = regionOffset;
-            long end = regionLength == long.MaxValue ? long.MaxValue : regionOffset + regionLength;
-            int filled = 0;
-            bool eof = false;
-            long regionBytes = 0;
-            while (true)
-            {
-                while (!eof && filled < buffer.Length)
-                {
-                    int want = (int)Math.Min(buffer.Length - filled, end - pos);
-                    if (want <= 0)
-                    {
-                        eof = true;
-                        break;
-                    }
-                    int n = RandomAccess.Read(handle, buffer.AsSpan(filled, want), pos);
-                    if (n == 0)
-                    {
-                        eof = true;
-                        break;
-                    }
-                    filled += n;
-                    pos += n;
-                }
-                if (filled == 0)
-                {
-                    break;
-                }
-                int start = 0;
-                while (filled - start >= chunker.MaxSize || (eof && filled > start))
-                {
-                    int cut = chunker.NextCut(buffer.AsSpan(start, filled - start));
-                    await EmitAsync(job, buffer.AsMemory(start, cut), compressor, sampler, sample, ct).ConfigureAwait(false);
-                    start += cut;
-                    regionBytes += cut;
-                }
-                if (start > 0)
-                {
-                    Buffer.BlockCopy(buffer, start, buffer, 0, filled - start);
-                    filled -= start;
-                }
-                if (eof && filled == 0)
-                {
-                    break;
-                }
-            }
-            if (sparse)
-            {
-                job.Extents.Add(new Extent(regionOffset, regionBytes));
-            }
-            total += regionBytes;
-        }
+        job.Extents = extents;
         job.BytesRead = total;
         Interlocked.Add(ref _bytesRead, total);
         FileStat after = Posix.FStat(handle);
@@ -593,10 +609,6 @@ public sealed class Archiver
             || before.Size != job.Stat.Size || before.MTimeNs != job.Stat.MTimeNs)
         {
             job.Changed = true;
-        }
-        if (!sparse)
-        {
-            job.Extents.Clear();
         }
     }
 
@@ -699,6 +711,10 @@ public sealed class Archiver
                 job.Result.TrySetResult(null);
                 return;
             }
+            if (_worm && job.Parent is { Kind: FileKind.Regular } before)
+            {
+                CompareWorm(job, before, ids);
+            }
             if (job.Changed)
             {
                 _changed.Enqueue(job.Display);
@@ -713,6 +729,20 @@ public sealed class Archiver
                 ChangedWhileReading = job.Changed,
             });
         }
+    }
+
+    /// <summary>Worm: a file that was read again (its metadata differs, or --force) is compared with its previous version.</summary>
+    private void CompareWorm(FileJob job, Node before, List<BlobId> ids)
+    {
+        FileStat now = job.Stat;
+        bool contentChanged = !ids.SequenceEqual(before.Content) || !job.Extents.SequenceEqual(before.Extents) || before.Size != now.Size;
+        bool metadataChanged = before.MTimeNs != now.MTimeNs || before.Mode != now.Mode || before.Uid != now.Uid || before.Gid != now.Gid;
+        if (!contentChanged && !metadataChanged)
+        {
+            return;
+        }
+        _wormChanges.Enqueue(new WormChange(job.Display, contentChanged ? WormChange.Modified : WormChange.Metadata,
+            before.Size, now.Size, WormChange.FromNs(before.MTimeNs), WormChange.FromNs(now.MTimeNs), contentChanged));
     }
 
     private PackWriter NewPack(PackKind kind) => new(Path.Combine(_staging, $"pack-{Guid.NewGuid():N}"), kind, _repo.Keys);

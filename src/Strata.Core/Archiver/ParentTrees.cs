@@ -9,7 +9,8 @@ namespace Strata.Archiver;
 
 /// <summary>The previous version of a source: the parent for change detection and version numbering.</summary>
 /// <param name="Time">When the previous version was first recorded (an unchanged re-run does not move it).</param>
-public sealed record PreviousSnapshot(string SnapshotId, BlobId? Tree, int Version, DateTimeOffset Time, string? State = null);
+/// <param name="Policy">The source's policy as the latest snapshot of the source recorded it (header field, readable by writers).</param>
+public sealed record PreviousSnapshot(string SnapshotId, BlobId? Tree, int Version, DateTimeOffset Time, string? State = null, string? Policy = null);
 
 /// <summary>
 /// Where the backup finds the parent snapshot's trees. With the owner key they are read from the repository.
@@ -39,9 +40,22 @@ public sealed class ParentTrees
         return Path.Combine(string.IsNullOrEmpty(xdg) ? Path.Combine(home, ".cache") : xdg, "strata");
     }
 
+    private List<(string Id, SnapshotHeader Header)>? _headers;
+
+    /// <summary>Every snapshot header, read once per run (the CLI asks for the policy before the archiver asks for the parent).</summary>
+    private async Task<List<(string Id, SnapshotHeader Header)>> HeadersAsync(CancellationToken ct) =>
+        _headers ??= await _repo.ListSnapshotHeadersAsync(ct).ConfigureAwait(false);
+
+    /// <summary>The policy the latest snapshot of the source recorded, or null when there is none.</summary>
+    public async Task<string?> PreviousPolicyAsync(string sourceId, CancellationToken ct)
+    {
+        var headers = await HeadersAsync(ct).ConfigureAwait(false);
+        return headers.Where(h => h.Header.SourceId == sourceId).OrderBy(h => h.Header.Time).Select(h => h.Header.Policy).LastOrDefault();
+    }
+
     public async Task<PreviousSnapshot?> FindPreviousAsync(string sourceId, string? explicitParent, CancellationToken ct)
     {
-        var headers = await _repo.ListSnapshotHeadersAsync(ct).ConfigureAwait(false);
+        var headers = await HeadersAsync(ct).ConfigureAwait(false);
         var same = headers.Where(h => h.Header.SourceId == sourceId).OrderBy(h => h.Header.Time).ToList();
         int version = same.Count == 0 ? 0 : same.Max(h => h.Header.Version);
         DateTimeOffset versionTime = same.Where(h => h.Header.Version == version).Select(h => h.Header.Time).DefaultIfEmpty().Min();
@@ -58,12 +72,12 @@ public sealed class ParentTrees
             {
                 tree = BlobId.Parse(rec.Tree);
             }
-            return new PreviousSnapshot(last.Id, tree, version, versionTime, last.Header.State);
+            return new PreviousSnapshot(last.Id, tree, version, versionTime, last.Header.State, last.Header.Policy);
         }
         if (explicitParent is not null)
         {
             SnapshotRef p = await _repo.FindSnapshotAsync(explicitParent, ct).ConfigureAwait(false);
-            return new PreviousSnapshot(p.Id, BlobId.Parse(p.Snapshot.Tree), version, versionTime, same.LastOrDefault().Header?.State);
+            return new PreviousSnapshot(p.Id, BlobId.Parse(p.Snapshot.Tree), version, versionTime, same.LastOrDefault().Header?.State, same.LastOrDefault().Header?.Policy);
         }
         if (same.Count == 0)
         {
@@ -72,7 +86,7 @@ public sealed class ParentTrees
         var latest = same[^1];
         byte[] bytes = await _repo.ReadWholeAsync(new Stores.ObjectName(Stores.ObjectKind.Snapshots, latest.Id), ct).ConfigureAwait(false);
         Snapshot s = SnapshotCodec.OpenBody(bytes, _repo.Keys, $"snapshots/{latest.Id}");
-        return new PreviousSnapshot(latest.Id, BlobId.Parse(s.Tree), version, versionTime, latest.Header.State);
+        return new PreviousSnapshot(latest.Id, BlobId.Parse(s.Tree), version, versionTime, latest.Header.State, latest.Header.Policy);
     }
 
     public async Task<Tree?> LoadTreeAsync(BlobId id, CancellationToken ct)

@@ -29,9 +29,31 @@ public static class Forget
             throw new UserInputException("forget needs a rule: --keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly, --keep-within or --keep-tag (or snapshot ids); --min-keep alone removes nothing");
         }
         var snapshots = await repo.ListSnapshotsAsync(ct).ConfigureAwait(false);
-        var groups = Retention.Apply(snapshots.Select(ToRetention), policy, repo.Clock.GetUtcNow(), zone);
+        var groups = KeepWormBaselines(Retention.Apply(snapshots.Select(ToRetention), policy, repo.Clock.GetUtcNow(), zone), snapshots);
         var remove = groups.SelectMany(g => g.Removed).Select(d => d.Snapshot).OrderByDescending(s => s.Time).ToList();
         return new ForgetPlan(groups, remove, ById: false);
+    }
+
+    /// <summary>
+    /// A snapshot that a worm backup compared with and found changes against holds the earlier versions of those
+    /// files: retention rules never remove it (only naming it explicitly does).
+    /// </summary>
+    public static List<RetentionGroup> KeepWormBaselines(IReadOnlyList<RetentionGroup> groups, IReadOnlyList<SnapshotRef> snapshots)
+    {
+        var baselines = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (SnapshotRef s in snapshots)
+        {
+            if (s.Snapshot.Parent is { } parent && s.Snapshot.WormChanges?.Count(c => c.IsViolation) is int n && n > 0)
+            {
+                baselines.TryAdd(parent, $"worm: holds the earlier versions of {n} files changed in {s.ShortId}");
+            }
+        }
+        return groups.Select(g => g with
+        {
+            Decisions = g.Decisions.Select(d => !d.Keep && baselines.TryGetValue(d.Snapshot.Id, out string? why)
+                ? d with { Keep = true, Reasons = [.. d.Reasons, why] }
+                : d).ToList(),
+        }).ToList();
     }
 
     /// <summary>Plans the removal of exactly these snapshots: full ids, unique id prefixes, or "latest".</summary>

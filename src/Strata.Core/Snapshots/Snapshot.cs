@@ -54,10 +54,17 @@ public sealed record Snapshot
     public string Program { get; init; } = "strata";
     /// <summary>What the backup left out (absent when nothing was filtered); `verify` applies the same filters.</summary>
     public FilterOptions? Filters { get; init; }
+    /// <summary>The source's policy ("worm", "dedup"; absent: none). Also in the header, so writers remember it.</summary>
+    public string? Policy { get; init; }
+    /// <summary>
+    /// Worm sources: what changed since the previous backup (an empty list: checked, nothing changed; absent: not
+    /// checked, e.g. a first backup or a writer without its cache).
+    /// </summary>
+    public IReadOnlyList<WormChange>? WormChanges { get; init; }
 }
 
 /// <summary>What a writer may know of a snapshot: enough to number versions of its source, nothing about contents.</summary>
-public sealed record SnapshotHeader(DateTimeOffset Time, string SourceId, int Version, string? State = null);
+public sealed record SnapshotHeader(DateTimeOffset Time, string SourceId, int Version, string? State = null, string? Policy = null);
 
 /// <summary>
 /// snapshots/&lt;id&gt; layout: "STRSNAP1" | u32 header length | header (sealed, index key) | wrapped key (92) | body (sealed, that key).
@@ -71,7 +78,7 @@ public static class SnapshotCodec
 
     public static byte[] Seal(Snapshot s, MasterKeys keys)
     {
-        byte[] header = JsonSerializer.SerializeToUtf8Bytes(new SnapshotHeader(s.Time, s.SourceId, s.Version, s.State), SnapshotJson.Default.SnapshotHeader);
+        byte[] header = JsonSerializer.SerializeToUtf8Bytes(new SnapshotHeader(s.Time, s.SourceId, s.Version, s.State, s.Policy), SnapshotJson.Default.SnapshotHeader);
         byte[] body = EncodeBody(s);
         byte[] sealedHeader;
         using (var a = new Aead(keys.IndexKey))
