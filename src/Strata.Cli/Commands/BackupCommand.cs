@@ -227,7 +227,7 @@ internal static class BackupCommand
                     Console.WriteLine($"Policy {SourcePolicies.Name(policy)}");
                 }
             }
-            if (policy == SourcePolicy.Worm && s.Parent is not null && s.WormChanges is null && !quiet)
+            if (policy == SourcePolicy.Worm && s.Parent is not null && s.WormChanges is null)
             {
                 Console.Error.WriteLine("warning: policy worm: the previous version's file list is not available here (a writer key without its local cache), so changed files could not be detected in this run; `strata verify` with the owner key can");
             }
