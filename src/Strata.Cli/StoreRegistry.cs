@@ -43,6 +43,27 @@ internal static class StoreRegistry
         }
     }
 
+    /// <summary>
+    /// For init --object-lock: the location must be on S3; the bucket is created with Object Lock (or must have it) and
+    /// gets a default retention of <paramref name="days"/> days in <paramref name="mode"/>.
+    /// </summary>
+    public static async Task EnableObjectLockAsync(string location, string mode, int days, CancellationToken ct)
+    {
+        if (!location.StartsWith("s3:", StringComparison.Ordinal))
+        {
+            throw new UserInputException($"--object-lock needs an S3 repository (s3:...), not {Redact(location)}");
+        }
+        await using var s3 = (Strata.Stores.S3.S3Store)OpenRemote("s3:", location);
+        try
+        {
+            await s3.EnableObjectLockAsync(mode, days, ct);
+        }
+        catch (Strata.Stores.S3.ObjectLockUnavailableException e)
+        {
+            throw new UserInputException(e.Message);
+        }
+    }
+
     private static IStore OpenRaw(string location)
     {
         if (location.StartsWith("local:", StringComparison.Ordinal))

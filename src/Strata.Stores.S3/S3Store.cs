@@ -813,6 +813,98 @@ public sealed class S3Store : IStore, IColdTransition
         }
     }
 
+    // ---------------------------------------------------------------- object lock
+
+    /// <summary>
+    /// Makes every new object version in the bucket carry Object Lock retention (<paramref name="mode"/> "GOVERNANCE" or
+    /// "COMPLIANCE", for <paramref name="days"/> days), through the bucket's default retention rule, so it applies to
+    /// every writer (Strata, restic, anything) without each request asking. A missing bucket is created with Object Lock
+    /// (which also turns versioning on); an existing bucket without Object Lock is refused with what to do instead.
+    /// The rule is bucket-wide: other prefixes in the bucket get it too.
+    /// </summary>
+    public async Task EnableObjectLockAsync(string mode, int days, CancellationToken ct)
+    {
+        var lockMode = mode switch
+        {
+            "GOVERNANCE" => ObjectLockRetentionMode.Governance,
+            "COMPLIANCE" => ObjectLockRetentionMode.Compliance,
+            _ => throw new ArgumentException($"Object Lock mode '{mode}' is not GOVERNANCE or COMPLIANCE", nameof(mode)),
+        };
+        try
+        {
+            bool exists = true;
+            try
+            {
+                await _client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _options.Bucket, MaxKeys = 1 }, ct).ConfigureAwait(false);
+            }
+            catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchBucket")
+            {
+                exists = false;
+            }
+            if (!exists)
+            {
+                var request = new PutBucketRequest { BucketName = _options.Bucket, ObjectLockEnabledForBucket = true };
+                if (_options.ServiceUrl is null && _options.Region != "us-east-1")
+                {
+                    request.BucketRegionName = _options.Region;
+                }
+                await _client.PutBucketAsync(request, ct).ConfigureAwait(false);
+            }
+            else if (!await ObjectLockEnabledAsync(ct).ConfigureAwait(false))
+            {
+                throw new ObjectLockUnavailableException($"bucket {_options.Bucket} at {_endpoint} exists without Object Lock, and Object Lock can only be turned on when a bucket is created: use a new bucket name (strata creates it with Object Lock), or enable Object Lock on this bucket first (AWS allows it on versioned buckets)");
+            }
+            _bucketSeen = true;
+            await _client.PutObjectLockConfigurationAsync(new PutObjectLockConfigurationRequest
+            {
+                BucketName = _options.Bucket,
+                ObjectLockConfiguration = new ObjectLockConfiguration
+                {
+                    ObjectLockEnabled = ObjectLockEnabled.Enabled,
+                    Rule = new ObjectLockRule { DefaultRetention = new DefaultRetention { Mode = lockMode, Days = days } },
+                },
+            }, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not StoreException and not ObjectLockUnavailableException)
+        {
+            ct.ThrowIfCancellationRequested();
+            throw Classify(e, "setting Object Lock on the bucket of", null);
+        }
+    }
+
+    /// <summary>The bucket's default retention: (mode, days), or null when it has none. Needs s3:GetBucketObjectLockConfiguration.</summary>
+    public async Task<(string Mode, int Days)?> GetDefaultRetentionAsync(CancellationToken ct)
+    {
+        try
+        {
+            var r = await _client.GetObjectLockConfigurationAsync(new GetObjectLockConfigurationRequest { BucketName = _options.Bucket }, ct).ConfigureAwait(false);
+            DefaultRetention? d = r.ObjectLockConfiguration?.Rule?.DefaultRetention;
+            return d?.Mode is null ? null : (d.Mode.Value, d.Days ?? (d.Years ?? 0) * 365);
+        }
+        catch (AmazonS3Exception e) when (e.ErrorCode == "ObjectLockConfigurationNotFoundError")
+        {
+            return null;
+        }
+        catch (Exception e) when (e is not StoreException)
+        {
+            ct.ThrowIfCancellationRequested();
+            throw Classify(e, "reading the Object Lock configuration of", null);
+        }
+    }
+
+    private async Task<bool> ObjectLockEnabledAsync(CancellationToken ct)
+    {
+        try
+        {
+            var r = await _client.GetObjectLockConfigurationAsync(new GetObjectLockConfigurationRequest { BucketName = _options.Bucket }, ct).ConfigureAwait(false);
+            return r.ObjectLockConfiguration?.ObjectLockEnabled == ObjectLockEnabled.Enabled;
+        }
+        catch (AmazonS3Exception e) when (e.ErrorCode is "ObjectLockConfigurationNotFoundError" or "InvalidRequest" || e.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+    }
+
     // ---------------------------------------------------------------- errors
 
     /// <summary>Turns an SDK or network error into the contract's transient / permanent split, with a message for people.</summary>
@@ -992,3 +1084,6 @@ public sealed class S3Store : IStore, IColdTransition
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
+
+/// <summary>The bucket cannot get Object Lock retention as asked; the message says what to do instead.</summary>
+public sealed class ObjectLockUnavailableException(string message) : Exception(message);

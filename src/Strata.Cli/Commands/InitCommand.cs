@@ -27,9 +27,22 @@ internal static class InitCommand
         Description = "write data packs to the warm class first and move them to the cold class once each backup is complete and verified",
     };
 
+    private static readonly Option<int?> ObjectLock = new("--object-lock")
+    {
+        Description = "S3 only: keep every object at least DAYS days with S3 Object Lock (the bucket is created with it, or must have it)",
+    };
+
+    private static readonly Option<string> ObjectLockMode = new("--object-lock-mode")
+    {
+        Description = "governance (default: an admin with s3:BypassGovernanceRetention can still delete) or compliance (nobody can, not even the account root)",
+        DefaultValueFactory = _ => "governance",
+    };
+
     public static Command Create()
     {
         var cmd = new Command("init", "create a repository and its owner key");
+        cmd.Options.Add(ObjectLock);
+        cmd.Options.Add(ObjectLockMode);
         cmd.Options.Add(SimulateCold);
         cmd.Options.Add(SimulateDay);
         cmd.Options.Add(PackSize);
@@ -42,6 +55,37 @@ internal static class InitCommand
     private static async Task<int> RunAsync(ParseResult p, CancellationToken ct)
     {
         string location = GlobalOptions.RepoLocation(p);
+        int? lockDays = p.GetValue(ObjectLock);
+        string lockMode = p.GetValue(ObjectLockMode)!.ToUpperInvariant();
+        if (lockDays is { } days)
+        {
+            if (days is < 1 or > 36500)
+            {
+                throw new UserInputException($"--object-lock: {days} is not a number of days from 1 to 36500");
+            }
+            if (lockMode is not ("GOVERNANCE" or "COMPLIANCE"))
+            {
+                throw new UserInputException($"--object-lock-mode: '{p.GetValue(ObjectLockMode)}' is not governance or compliance");
+            }
+            // Before anything else: a bucket gets Object Lock only when it is created.
+            await using (IStore probe = GlobalOptions.OpenStore(p))
+            {
+                ObjectInfo? existing = null;
+                try
+                {
+                    existing = await probe.StatAsync(ObjectName.Config, ct);
+                }
+                catch (PermanentStoreException)
+                {
+                    // no bucket yet: it is created below, with Object Lock
+                }
+                if (existing is not null)
+                {
+                    throw new UserInputException($"a repository already exists at {probe.Location}; nothing was changed");
+                }
+            }
+            await StoreRegistry.EnableObjectLockAsync(location, lockMode, days, ct);
+        }
         await StoreRegistry.PrepareForInitAsync(location, ct);
         await using IStore store = GlobalOptions.OpenStore(p);
         if (await store.StatAsync(ObjectName.Config, ct) is not null)
@@ -78,11 +122,15 @@ internal static class InitCommand
         {
             throw new UserInputException($"--cold-class: '{coldClass}' is not one of {string.Join(", ", StorageParameters.ColdClasses)}");
         }
-        var config = RepoConfig.CreateNew(DateTimeOffset.UtcNow, packSize, new StorageParameters(coldClass, p.GetValue(StageWarm)));
+        var config = RepoConfig.CreateNew(DateTimeOffset.UtcNow, packSize, new StorageParameters(coldClass, p.GetValue(StageWarm), lockDays, lockDays is null ? null : lockMode));
         await using Repo repo = await Repo.InitAsync(store, password, config, MasterKeys.CreateNew(), TimeProvider.System, ct);
         if (!p.GetValue(GlobalOptions.Quiet))
         {
             Console.WriteLine($"created strata repository {config.Id[..10]} at {StoreRegistry.Redact(location)}");
+            if (lockDays is not null)
+            {
+                Console.WriteLine($"Object Lock: every object is kept at least {lockDays} days ({lockMode} mode); deleting a version before then is refused by S3");
+            }
             if (sim is not null)
             {
                 Console.WriteLine($"SIMULATION: data packs behave like a cold archive: unreadable until thawed, a thaw takes {sim} (Bulk). No cloud is involved.");

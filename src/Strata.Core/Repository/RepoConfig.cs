@@ -95,7 +95,9 @@ public sealed record PackParameters(long ColdTargetSize, long WarmTargetSize)
 /// Where cold objects live on stores with storage classes: the class for data packs, and whether packs are
 /// first written to the warm class and moved to the cold one only after the backup is complete and verified.
 /// </summary>
-public sealed record StorageParameters(string ColdClass, bool StageWarm)
+/// <param name="ObjectLockDays">S3 Object Lock: every new object version is kept at least this many days (the bucket's default retention); null: none.</param>
+/// <param name="ObjectLockMode">GOVERNANCE (an admin with s3:BypassGovernanceRetention may still delete) or COMPLIANCE (nobody may).</param>
+public sealed record StorageParameters(string ColdClass, bool StageWarm, int? ObjectLockDays = null, string? ObjectLockMode = null)
 {
     public static readonly StorageParameters Default = new("DEEP_ARCHIVE", false);
 
