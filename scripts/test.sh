@@ -5,8 +5,10 @@
 #
 # 1. Debian packages the tests call (attr, time, zstd, git; restic and borgbackup only when a test runs them),
 #    installed with apt-get when missing (needs root then; nothing is installed when all are present).
-# 2. The S3 server: scripts/services/radosgw.sh install + start, when that script exists and nothing answers
-#    on its port yet. A server this script started is stopped when it exits; one already running is left alone.
+# 2. The servers: scripts/services/radosgw.sh (S3), postgres.sh (PostgreSQL on :5433) and mariadb.sh (MariaDB on
+#    :3307), each install + start when its script exists and nothing answers yet. A server this script started is
+#    stopped when it exits; one already running is left alone. STRATA_REQUIRE_DATABASES=1 is exported, so the
+#    database tests fail (instead of skipping) when their server is down.
 # 3. scripts/install.sh (the build's own packages, then ./build.sh: the Release CLI in out/strata), then
 #    dotnet build Strata.slnx.
 # 4. dotnet test for each test project of Strata.slnx, one TRX file each under TestResults/.
@@ -66,27 +68,32 @@ else
     log "no apt-get: make sure ${PACKAGES[*]} are installed"
 fi
 
-# ---- 2. the S3 server ---------------------------------------------------------------------------------------
-RADOSGW=scripts/services/radosgw.sh
-STARTED_RADOSGW=0
+# ---- 2. the servers ------------------------------------------------------------------------------------------
+SERVICES=(radosgw postgres mariadb)
+STARTED=()
 stop_services() {
-    if [ "$STARTED_RADOSGW" = 1 ]; then
-        bash "$RADOSGW" stop || true
-    fi
+    local s
+    for s in "${STARTED[@]}"; do
+        bash "scripts/services/$s.sh" stop || true
+    done
+    STARTED=()
 }
 trap stop_services EXIT
 trap 'exit 130' INT TERM
 
-if [ -f "$RADOSGW" ]; then
-    if bash "$RADOSGW" status >/dev/null 2>&1; then
-        log "radosgw is already running; using it and leaving it running"
+for service in "${SERVICES[@]}"; do
+    script=scripts/services/$service.sh
+    [ -f "$script" ] || continue
+    if bash "$script" status >/dev/null 2>&1; then
+        log "$service is already running; using it and leaving it running"
     else
-        STARTED_RADOSGW=1
-        if ! { bash "$RADOSGW" install && bash "$RADOSGW" start; }; then
-            log "radosgw did not start: the S3 tests will fail and say why"
+        STARTED+=("$service")
+        if ! { bash "$script" install && bash "$script" start; }; then
+            log "$service did not start: its tests will fail and say why"
         fi
     fi
-fi
+done
+export STRATA_REQUIRE_DATABASES=1
 
 # ---- 3. build -----------------------------------------------------------------------------------------------
 t0=$SECONDS
@@ -139,9 +146,8 @@ for proj in "${PROJECTS[@]}"; do
     passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 done
 
-# Stop the server now, so that the totals are the last line printed.
+# Stop the servers now, so that the totals are the last line printed.
 stop_services
-STARTED_RADOSGW=0
 
 status=0
 if [ ${#broken[@]} -gt 0 ]; then

@@ -44,11 +44,12 @@ internal static class ExitCodes
             StoreException => (Failure, e.Message),
             PosixException => (Failure, e.Message),
             CryptoFailureException => (Failure, e.Message),
+            Sources.CommandFailedException => (Failure, e.Message),
             IOException or UnauthorizedAccessException => (Failure, e.Message),
             _ => (Failure, $"internal error: {e.GetType().Name}: {e.Message}"),
         };
         Console.Error.WriteLine($"strata: {message}");
-        if (code == Failure && e is not (StoreException or RepositoryFormatException or IOException or UnauthorizedAccessException or PosixException)
+        if (code == Failure && e is not (StoreException or RepositoryFormatException or IOException or UnauthorizedAccessException or PosixException or Sources.CommandFailedException)
             && Environment.GetEnvironmentVariable("STRATA_DEBUG") == "1")
         {
             Console.Error.WriteLine(e);

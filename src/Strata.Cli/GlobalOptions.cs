@@ -59,6 +59,11 @@ internal static class GlobalOptions
         return Prompt(prompt);
     }
 
+    /// <summary>True when the passphrase comes from a file or the environment, not from a prompt (which reads stdin).</summary>
+    public static bool HasPasswordSource(ParseResult p) =>
+        p.GetValue(PasswordFile) is not null || NonEmpty(Environment.GetEnvironmentVariable("STRATA_PASSWORD_FILE")) is not null
+        || Environment.GetEnvironmentVariable("STRATA_PASSWORD") is not null;
+
     public static string ReadPasswordFile(string file)
     {
         try

@@ -11,7 +11,7 @@ namespace Strata.Cli.Commands;
 
 internal static class BackupCommand
 {
-    private static readonly Argument<string[]> Paths = new("paths") { Arity = ArgumentArity.OneOrMore, Description = "files and folders to back up" };
+    private static readonly Argument<string[]> Paths = new("paths") { Arity = ArgumentArity.ZeroOrMore, Description = "files and folders to back up" };
     private static readonly Option<string[]> Exclude = new("--exclude", "-e") { Description = "exclude paths matching GLOB (repeatable)", AllowMultipleArgumentsPerToken = false };
     private static readonly Option<string[]> ExcludeFile = new("--exclude-file") { Description = "read exclude globs from a file, one per line (repeatable)" };
     private static readonly Option<string[]> IExclude = new("--iexclude") { Description = "like --exclude, ignoring case (repeatable)" };
@@ -29,6 +29,7 @@ internal static class BackupCommand
     private static readonly Option<string[]> Tag = new("--tag") { Description = "add a tag to the snapshot (repeatable)" };
     private static readonly Option<string?> Host = new("--host") { Description = "record this host name (default: this machine's)" };
     private static readonly Option<string?> Parent = new("--parent") { Description = "compare with this snapshot instead of the latest of the same paths" };
+    private static readonly StreamOptions Streams = new();
 
     public static Command Create()
     {
@@ -38,6 +39,7 @@ internal static class BackupCommand
         {
             cmd.Options.Add(o);
         }
+        Streams.AddTo(cmd);
         cmd.SetAction((p, ct) => GlobalOptions.Guard(() => RunAsync(p, ct)));
         return cmd;
     }
@@ -51,6 +53,15 @@ internal static class BackupCommand
             ? SourcePolicies.Parse(pn) ?? throw new UserInputException($"--policy: '{pn}' is not a policy (worm, dedup or none)")
             : null;
         string[] paths = p.GetValue(Paths) ?? [];
+        StreamRequest? stream = Streams.Read(p, paths.Length);
+        if (stream is not null)
+        {
+            return await RunStreamAsync(p, stream, json, quiet, ct);
+        }
+        if (paths.Length == 0)
+        {
+            throw new UserInputException("what should be backed up? give files and folders, or one of --stdin, --stdin-from-command CMD, --postgres URL, --mysql URL");
+        }
         foreach (string path in paths)
         {
             if (!Platform.Posix.TryLStat(Platform.Posix.ToBytes(Path.GetFullPath(path)), out _, out int errno))
@@ -282,6 +293,124 @@ internal static class BackupCommand
         return options;
     }
 
+    /// <summary>
+    /// A backup of one stream (stdin, a command, a database dump) into /NAME. The producer starts only once the
+    /// repository is open; if it fails, the archiver saves no snapshot and the error (with the producer's last error
+    /// output) reaches the user through <see cref="ExitCodes"/>.
+    /// </summary>
+    private static async Task<int> RunStreamAsync(ParseResult p, StreamRequest stream, bool json, bool quiet, CancellationToken ct)
+    {
+        if (stream.ReadsStdin && !GlobalOptions.HasPasswordSource(p))
+        {
+            throw new UserInputException("--stdin: standard input is the data to back up, so give the passphrase with --password-file, STRATA_PASSWORD_FILE or STRATA_PASSWORD");
+        }
+        await using Repo repo = await GlobalOptions.OpenRepoAsync(p, ct, loadIndex: false);
+        string host = p.GetValue(Host) ?? Environment.MachineName;
+        // The lock comes before the index (see RunAsync), and both before the producer starts.
+        await using RepoLock held = await Locking.AcquireAsync(p, repo, LockMode.Host, "backup", host, ct);
+        using var lockedCts = CancellationTokenSource.CreateLinkedTokenSource(ct, held.Lost);
+        ct = lockedCts.Token;
+        try
+        {
+            await repo.LoadIndexAsync(ct);
+            return await RunStreamLockedAsync(p, repo, stream, host, json, quiet, ct);
+        }
+        catch (OperationCanceledException) when (held.Lost.IsCancellationRequested)
+        {
+            throw new LockLostException(repo.Location);
+        }
+    }
+
+    private static async Task<int> RunStreamLockedAsync(ParseResult p, Repo repo, StreamRequest stream, string host, bool json, bool quiet, CancellationToken ct)
+    {
+        await using Strata.Sources.StreamInput input = await stream.StartAsync(ct);
+        var progress = new BackupProgress();
+        progress.Error += (path, message) =>
+        {
+            if (json)
+            {
+                Format.JsonLine(new() { ["message_type"] = "error", ["item"] = path, ["error"] = message });
+            }
+            else
+            {
+                Console.Error.WriteLine($"error: {path}: {message}");
+            }
+        };
+        var options = new BackupOptions
+        {
+            Paths = [],
+            Input = input,
+            Tags = p.GetValue(Tag) ?? [],
+            Host = host,
+            Parent = p.GetValue(Parent),
+        };
+        var archiver = new Archiver.Archiver(repo, options, progress, new ParentTrees(repo, GlobalOptions.CacheRoot(p)));
+        var sw = Stopwatch.StartNew();
+        Task<BackupResult> run = archiver.RunAsync(ct);
+        BackupResult result;
+        if (json)
+        {
+            while (await Task.WhenAny(run, Task.Delay(1000, ct)) != run)
+            {
+                Format.JsonLine(Status(progress, sw.Elapsed));
+            }
+            result = await run;
+        }
+        else if (!quiet && !Console.IsErrorRedirected)
+        {
+            result = await ShowBarAsync(run, progress, sw, stream.Describe(input));
+        }
+        else
+        {
+            result = await run;
+        }
+        string warnings = input.Warnings;
+        if (warnings.Length > 0 && !quiet)
+        {
+            Console.Error.WriteLine($"note: {input.Info.Tool} succeeded and wrote to its error output:");
+            Console.Error.WriteLine(string.Join("\n", warnings.Split('\n').Select(l => "  " + l)));
+        }
+        var settled = await StageSettler.SettleAsync(repo, ct);
+        foreach (string f in settled.Failed)
+        {
+            Console.Error.WriteLine($"warning: {f}");
+        }
+
+        var s = result.Snapshot;
+        Strata.Snapshots.SourceInfo info = input.Info;
+        if (json)
+        {
+            Format.JsonLine(new()
+            {
+                ["message_type"] = "summary",
+                ["snapshot_id"] = result.SnapshotId,
+                ["version"] = s.Version,
+                ["source"] = info.Kind,
+                ["path"] = s.Paths[0],
+                ["database"] = info.Database,
+                ["tool_version"] = info.ToolVersion,
+                ["bytes_read"] = s.Stats.BytesRead,
+                ["data_added"] = s.Stats.BytesAdded,
+                ["data_stored"] = s.Stats.BytesStored,
+                ["blobs_added"] = s.Stats.BlobsAdded,
+                ["packs_added"] = s.Stats.PacksAdded,
+                ["total_duration"] = sw.Elapsed.TotalSeconds,
+            });
+        }
+        else if (!quiet)
+        {
+            Console.WriteLine($"Read {Format.Bytes(s.Stats.BytesRead)} from {stream.Describe(input)} into {s.Paths[0]}");
+            if (info.ToolVersion is { Length: > 0 } v)
+            {
+                Console.WriteLine($"Tool:  {v}");
+            }
+            Console.WriteLine($"Added to the repository: {Format.Bytes(s.Stats.BytesAdded)} ({Format.Bytes(s.Stats.BytesStored)} stored) in {s.Stats.BlobsAdded} blobs, in {Format.Duration(sw.Elapsed)}");
+            string since = s.SecondsSincePrevious is { } sec ? $", {Format.Duration(TimeSpan.FromSeconds(sec))} after v{s.Version - 1}" : "";
+            Console.WriteLine($"snapshot {result.SnapshotId[..8]} saved (v{s.Version}{since}); read it back with: strata dump {result.SnapshotId[..8]} {s.Paths[0]}");
+        }
+        return ExitCodes.Ok;
+    }
+
     private static Dictionary<string, object?> Status(BackupProgress pr, TimeSpan elapsed) => new()
     {
         ["message_type"] = "status",
@@ -294,7 +423,7 @@ internal static class BackupCommand
         ["current_files"] = new List<string> { pr.CurrentFile },
     };
 
-    private static async Task<BackupResult> ShowBarAsync(Task<BackupResult> run, BackupProgress pr, Stopwatch sw)
+    private static async Task<BackupResult> ShowBarAsync(Task<BackupResult> run, BackupProgress pr, Stopwatch sw, string? stream = null)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         BackupResult? result = null;
@@ -304,8 +433,19 @@ internal static class BackupCommand
             .StartAsync(async ctx =>
             {
                 var task = ctx.AddTask("scanning", maxValue: 1);
+                // a stream's size is unknown until its end: count the bytes instead of a percentage
+                task.IsIndeterminate = stream is not null;
                 while (true)
                 {
+                    if (stream is not null)
+                    {
+                        task.Description = Markup.Escape($"{Format.Bytes(pr.BytesDone)} from {stream}");
+                        if (await Task.WhenAny(run, Task.Delay(200)) == run)
+                        {
+                            break;
+                        }
+                        continue;
+                    }
                     task.MaxValue = Math.Max(1, pr.BytesTotal);
                     task.Value = Math.Min(pr.BytesDone, task.MaxValue);
                     string cur = pr.CurrentFile;

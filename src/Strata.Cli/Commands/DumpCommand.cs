@@ -25,64 +25,24 @@ internal static class DumpCommand
             repo.RequireOwner("dump");
             SnapshotRef snap = await repo.FindSnapshotAsync(p.GetValue(SnapshotArg)!, ct);
             string path = p.GetValue(PathArg)!;
-            Node node = await TreeOps.FindAsync(repo, snap.Snapshot, path, ct)
-                ?? throw new UserInputException($"{path} is not in snapshot {snap.ShortId}");
-            if (node.Kind != FileKind.Regular)
+            // "stdin" means "/stdin": the name a stream backup prints
+            if (!path.StartsWith('/'))
             {
-                throw new UserInputException($"{path} in snapshot {snap.ShortId} is a {node.Kind.ToString().ToLowerInvariant()}, not a file");
+                path = "/" + path;
             }
-            ColdSettings settings = Cold.Read(p);
-            StoreProperties props = repo.Store.Properties;
+            Node node = await FindFileAsync(repo, snap, path, ct);
             ColdRestore? cold = null;
-            if (props.HasColdTier && !props.ColdReadsDirectly)
+            if (await MakeReadableAsync(p, repo, snap, path, node, Cold.Read(p), ct) is { } ready)
             {
-                // The plan and every message go to stderr: stdout is the file.
-                cold = await ColdRestore.PrepareAsync(repo, snap.Snapshot, ColdRestoreRequest.ForDump(snap.Id, path), null, ct);
-                if (cold.Needed.Any(n => cold.StateOf(n) is not (PackState.Ready or PackState.Missing)))
-                {
-                    var ui = new ColdUi(Console.Error, p.GetValue(GlobalOptions.Json), p.GetValue(GlobalOptions.Quiet), repo.Clock);
-                    await ColdRead.PlanAndRequestAsync(repo, snap, cold, settings, ui, ct);
-                    ColdWaitOutcome? outcome = null;
-                    if (settings.Wait)
-                    {
-                        outcome = await cold.WaitAsync((_, _) => Task.CompletedTask, ColdWaitOptions.Default, ui.Progress, ct);
-                    }
-                    else
-                    {
-                        await cold.RefreshAsync(ct);
-                    }
-                    if (cold.Needed.Any(n => cold.StateOf(n) is not (PackState.Ready or PackState.Missing)))
-                    {
-                        Console.Error.WriteLine(ColdRead.HowToResume(cold, 1, node.Size, outcome, null, repo.Clock));
-                        return RestoreCommand.WaitingForThaw;
-                    }
-                }
+                cold = ready.Cold;
             }
-            await using Stream stdout = Console.OpenStandardOutput();
-            long written = 0;
-            int extent = 0;
-            foreach (var id in node.Content)
+            else
             {
-                byte[] data = await repo.ReadBlobAsync(id, ct);
-                if (node.Extents.Count > 0)
-                {
-                    // a sparse file: emit the holes as zeros
-                    while (extent < node.Extents.Count && node.Extents[extent].Offset > written)
-                    {
-                        await WriteZerosAsync(stdout, node.Extents[extent].Offset - written, ct);
-                        written = node.Extents[extent].Offset;
-                    }
-                }
-                await stdout.WriteAsync(data, ct);
-                written += data.Length;
-                if (extent < node.Extents.Count && written >= node.Extents[extent].Offset + node.Extents[extent].Length)
-                {
-                    extent++;
-                }
+                return RestoreCommand.WaitingForThaw;
             }
-            if (written < node.Size)
+            await using (Stream stdout = Console.OpenStandardOutput())
             {
-                await WriteZerosAsync(stdout, node.Size - written, ct);
+                await WriteContentAsync(repo, node, stdout, ct);
             }
             if (cold is not null)
             {
@@ -91,6 +51,90 @@ internal static class DumpCommand
             return ExitCodes.Ok;
         }));
         return cmd;
+    }
+
+    /// <summary>The regular file at <paramref name="path"/> in the snapshot, or a usage error saying what is there instead.</summary>
+    internal static async Task<Node> FindFileAsync(Repo repo, SnapshotRef snap, string path, CancellationToken ct)
+    {
+        Node node = await TreeOps.FindAsync(repo, snap.Snapshot, path, ct)
+            ?? throw new UserInputException($"{path} is not in snapshot {snap.ShortId}");
+        if (node.Kind != FileKind.Regular)
+        {
+            throw new UserInputException($"{path} in snapshot {snap.ShortId} is a {node.Kind.ToString().ToLowerInvariant()}, not a file");
+        }
+        return node;
+    }
+
+    internal sealed record Readable(ColdRestore? Cold);
+
+    /// <summary>
+    /// Makes one file's packs readable before any byte is written: nothing to do on a warm or directly readable
+    /// store; on a cold tier, the plan, price, consent and thaw requests (messages on stderr), and with --wait the
+    /// wait. Null when packs are still thawing (how to continue is printed): the caller writes nothing. Otherwise
+    /// complete the returned cold job (if any) once the file is written.
+    /// </summary>
+    internal static async Task<Readable?> MakeReadableAsync(ParseResult p, Repo repo, SnapshotRef snap, string path, Node node, ColdSettings settings, CancellationToken ct)
+    {
+        StoreProperties props = repo.Store.Properties;
+        if (!props.HasColdTier || props.ColdReadsDirectly)
+        {
+            return new Readable(null);
+        }
+        // The plan and every message go to stderr: stdout is the file.
+        ColdRestore cold = await ColdRestore.PrepareAsync(repo, snap.Snapshot, ColdRestoreRequest.ForDump(snap.Id, path), null, ct);
+        if (cold.Needed.Any(n => cold.StateOf(n) is not (PackState.Ready or PackState.Missing)))
+        {
+            var ui = new ColdUi(Console.Error, p.GetValue(GlobalOptions.Json), p.GetValue(GlobalOptions.Quiet), repo.Clock);
+            await ColdRead.PlanAndRequestAsync(repo, snap, cold, settings, ui, ct);
+            ColdWaitOutcome? outcome = null;
+            if (settings.Wait)
+            {
+                outcome = await cold.WaitAsync((_, _) => Task.CompletedTask, ColdWaitOptions.Default, ui.Progress, ct);
+            }
+            else
+            {
+                await cold.RefreshAsync(ct);
+            }
+            if (cold.Needed.Any(n => cold.StateOf(n) is not (PackState.Ready or PackState.Missing)))
+            {
+                Console.Error.WriteLine(ColdRead.HowToResume(cold, 1, node.Size, outcome, null, repo.Clock));
+                return null;
+            }
+        }
+        return new Readable(cold);
+    }
+
+    /// <summary>Writes a file's content (holes of a sparse file as zeros), reading the next blob while writing one.</summary>
+    internal static async Task WriteContentAsync(Repo repo, Node node, Stream output, CancellationToken ct)
+    {
+        long written = 0;
+        int extent = 0;
+        Task<byte[]>? next = node.Content.Count > 0 ? repo.ReadBlobAsync(node.Content[0], ct) : null;
+        for (int i = 0; i < node.Content.Count; i++)
+        {
+            byte[] data = await next!;
+            next = i + 1 < node.Content.Count ? repo.ReadBlobAsync(node.Content[i + 1], ct) : null;
+            if (node.Extents.Count > 0)
+            {
+                // a sparse file: emit the holes as zeros
+                while (extent < node.Extents.Count && node.Extents[extent].Offset > written)
+                {
+                    await WriteZerosAsync(output, node.Extents[extent].Offset - written, ct);
+                    written = node.Extents[extent].Offset;
+                }
+            }
+            await output.WriteAsync(data, ct);
+            written += data.Length;
+            if (extent < node.Extents.Count && written >= node.Extents[extent].Offset + node.Extents[extent].Length)
+            {
+                extent++;
+            }
+        }
+        if (written < node.Size)
+        {
+            await WriteZerosAsync(output, node.Size - written, ct);
+        }
+        await output.FlushAsync(ct);
     }
 
     private static async Task WriteZerosAsync(Stream s, long n, CancellationToken ct)

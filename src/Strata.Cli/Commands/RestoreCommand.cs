@@ -21,6 +21,7 @@ internal static class RestoreCommand
     private static readonly Option<string[]> Exclude = new("--exclude", "-e") { Description = "do not restore paths matching GLOB (repeatable)" };
     private static readonly Option<string?> Resume = new("--resume") { Description = "continue the restore of thaw job JOB (see 'strata thaws'): same snapshot, paths and target" };
     private static readonly ColdOptions Cold = new();
+    private static readonly DatabaseRestore Databases = new();
 
     public static Command Create()
     {
@@ -31,6 +32,7 @@ internal static class RestoreCommand
         cmd.Options.Add(Exclude);
         cmd.Options.Add(Resume);
         Cold.AddTo(cmd);
+        Databases.AddTo(cmd);
         cmd.SetAction((p, ct) => GlobalOptions.Guard(() => RunAsync(p, ct)));
         return cmd;
     }
@@ -49,6 +51,10 @@ internal static class RestoreCommand
         if (resume is null && snapshotSpec is null)
         {
             throw new UserInputException("which snapshot? give a snapshot id or 'latest' (or --resume JOB to continue a restore from cold storage)");
+        }
+        if (Databases.Read(p, target, resume is not null) is { } database)
+        {
+            return await Databases.RunAsync(p, database, snapshotSpec!, Cold.Read(p), ct);
         }
         if (resume is null && target is null)
         {

@@ -45,6 +45,7 @@ internal static class SnapshotsCommand
                         d.Remove("compared_with");
                         return d;
                     }).ToList(),
+                    ["source"] = Source(s.Snapshot.Source),
                 }).ToList();
                 Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(rows, CliJson.Default.ListDictionaryStringObject));
                 return ExitCodes.Ok;
@@ -58,7 +59,8 @@ internal static class SnapshotsCommand
                     : sn.SecondsSincePrevious is { } sec ? $"v{sn.Version}, {Format.Duration(TimeSpan.FromSeconds(sec))} after v{sn.Version - 1}" : $"v{sn.Version}";
                 int worm = sn.WormChanges?.Count(c => c.IsViolation) ?? 0;
                 string policy = sn.Policy is null ? "" : worm > 0 ? $" ({sn.Policy}: {worm} changed!)" : $" ({sn.Policy})";
-                string flags = (sn.Partial ? " (partial)" : "") + policy + (sn.Tags.Count > 0 ? " [" + string.Join(",", sn.Tags) + "]" : "");
+                string source = sn.Source is { } src ? $" ({src.Kind}{(src.Database is { } db ? " " + db : "")})" : "";
+                string flags = source + (sn.Partial ? " (partial)" : "") + policy + (sn.Tags.Count > 0 ? " [" + string.Join(",", sn.Tags) + "]" : "");
                 Console.WriteLine($"{s.ShortId,-9} {sn.Time.ToLocalTime():yyyy-MM-dd HH:mm:ss} {Trim(sn.Host, 14),-14} {Trim(ver, 26),-26} {Format.Bytes(sn.Stats.BytesTotal),10}  {string.Join(" ", sn.Paths)}{flags}");
             }
             Console.WriteLine(new string('-', 100));
@@ -71,6 +73,20 @@ internal static class SnapshotsCommand
         }));
         return cmd;
     }
+
+    /// <summary>A stream snapshot's origin (never a password), or null for a backup of paths.</summary>
+    private static Dictionary<string, object?>? Source(Strata.Snapshots.SourceInfo? info) => info is null ? null : new()
+    {
+        ["kind"] = info.Kind,
+        ["file_name"] = info.FileName,
+        ["database"] = info.Database,
+        ["database_host"] = info.DatabaseHost,
+        ["database_port"] = info.DatabasePort,
+        ["database_user"] = info.DatabaseUser,
+        ["tool"] = info.Tool,
+        ["tool_version"] = info.ToolVersion,
+        ["format"] = info.Format,
+    };
 
     private static string Trim(string s, int n) => s.Length <= n ? s : s[..(n - 1)] + "…";
 }

@@ -8,6 +8,7 @@ using Strata.Packs;
 using Strata.Platform;
 using Strata.Repository;
 using Strata.Snapshots;
+using Strata.Sources;
 using Strata.Stores;
 
 namespace Strata.Archiver;
@@ -22,6 +23,11 @@ public sealed record BackupOptions
     public string Host { get; init; } = Environment.MachineName;
     /// <summary>Use this snapshot as the parent instead of the latest of the same source.</summary>
     public string? Parent { get; init; }
+    /// <summary>
+    /// Back up this stream instead of <see cref="Paths"/>: one file, /NAME, in an otherwise empty root. A producer
+    /// that fails (see <see cref="StreamInput.CompleteAsync"/>) fails the backup: no snapshot is written.
+    /// </summary>
+    public StreamInput? Input { get; init; }
     public int Workers { get; init; } = Math.Max(2, Environment.ProcessorCount);
     /// <summary>The source's policy, recorded in the snapshot; <see cref="SourcePolicy.Worm"/> also checks that no file changed.</summary>
     public SourcePolicy Policy { get; init; } = SourcePolicy.None;
@@ -84,8 +90,10 @@ public sealed class Archiver
     public async Task<BackupResult> RunAsync(CancellationToken ct)
     {
         DateTimeOffset start = _repo.Clock.GetUtcNow();
-        var paths = NormalizePaths(_options.Paths);
-        string sourceId = SourceId(_repo.Keys, _options.Host, paths);
+        StreamInput? input = _options.Input;
+        var paths = input is null ? NormalizePaths(_options.Paths) : ["/" + input.Info.FileName];
+        // A stream's versions are a series per host and file name, apart from any real file of that path.
+        string sourceId = SourceId(_repo.Keys, _options.Host, input is null ? paths : ["stream:" + paths[0]]);
         var previous = await _parents.FindPreviousAsync(sourceId, _options.Parent, ct).ConfigureAwait(false);
         _worm = _options.Policy == SourcePolicy.Worm && previous?.Tree is not null;
 
@@ -93,13 +101,15 @@ public sealed class Archiver
         var workers = Enumerable.Range(0, _options.Workers).Select(_ => Task.Run(() => WorkerAsync(linked.Token), linked.Token)).ToList();
         var sequencer = Task.Run(() => SequencerAsync(linked.Token), linked.Token);
         var uploaders = Enumerable.Range(0, 2).Select(_ => Task.Run(() => UploaderAsync(linked.Token), linked.Token)).ToList();
-        Task scanner = Task.Run(() => Scan(paths, linked.Token), linked.Token);
+        Task scanner = input is null ? Task.Run(() => Scan(paths, linked.Token), linked.Token) : Task.CompletedTask;
 
         BlobId rootTree;
         BlobId? rootState;
         try
         {
-            Task<Node?> root = await WalkRootAsync(paths, previous?.Tree, linked.Token).ConfigureAwait(false);
+            Task<Node?> root = input is null
+                ? await WalkRootAsync(paths, previous?.Tree, linked.Token).ConfigureAwait(false)
+                : await WalkStreamAsync(input, start, linked.Token).ConfigureAwait(false);
             _jobs.Writer.Complete();
             _order.Writer.Complete();
             Node? rootNode = await root.ConfigureAwait(false);
@@ -107,6 +117,10 @@ public sealed class Archiver
             rootState = rootNode.State;
             await Task.WhenAll(workers).ConfigureAwait(false);
             await sequencer.ConfigureAwait(false);
+            if (input is not null)
+            {
+                await CompleteStreamAsync(input, linked.Token).ConfigureAwait(false);
+            }
             FinishPack(ref _dataPack);
             lock (_treeLock)
             {
@@ -159,6 +173,7 @@ public sealed class Archiver
             Filters = _options.Filter.IsEmpty ? null : _options.Filter.Options,
             Policy = SourcePolicies.Name(_options.Policy),
             WormChanges = _worm ? [.. _wormChanges.OrderBy(c => c.Path, StringComparer.Ordinal)] : null,
+            Source = input?.Info,
             Stats = new SnapshotStats
             {
                 FilesNew = _filesNew,
@@ -267,6 +282,55 @@ public sealed class Archiver
         _rootDevice = Posix.LStat(Posix.ToBytes(paths[0])).Device;
         Tree? parentTree = parentRoot is { } pr ? await _parents.LoadTreeAsync(pr, ct).ConfigureAwait(false) : null;
         return await WalkVirtualAsync("/", [], trie, Posix.LStat("/"u8.ToArray()), parentTree, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The tree of a stream backup: the root folder (its metadata from "/", like any root) holding one file, mode
+    /// 0600 (a dump is usually private), owned by this process's user, with the backup's start as its times.
+    /// </summary>
+    private async Task<Task<Node?>> WalkStreamAsync(StreamInput input, DateTimeOffset start, CancellationToken ct)
+    {
+        byte[] name = Encoding.UTF8.GetBytes(input.Info.FileName);
+        long now = (start.ToUnixTimeMilliseconds() * 1_000_000) + (start.Ticks % TimeSpan.TicksPerMillisecond * 100);
+        // /proc/self belongs to this process's effective user and group
+        FileStat self = Posix.TryLStat("/proc/self"u8.ToArray(), out FileStat st, out _) ? st : default;
+        var stat = new FileStat(FileKind.Regular, Convert.ToUInt32("600", 8), self.Uid, self.Gid, 0, now, now, now, 0, 0, 1, 0, 0);
+        var node = new Node
+        {
+            Name = name,
+            Kind = FileKind.Regular,
+            Mode = stat.Mode,
+            Uid = stat.Uid,
+            Gid = stat.Gid,
+            User = Posix.UserName(stat.Uid) ?? "",
+            Group = Posix.GroupName(stat.Gid) ?? "",
+            MTimeNs = now,
+            CTimeNs = now,
+            ATimeNs = now,
+            Links = 1,
+        };
+        Interlocked.Increment(ref _filesNew);
+        string display = "/" + input.Info.FileName;
+        var job = new FileJob(Posix.ToBytes(display), display, stat, node) { Input = input.Data };
+        await _inFlight.WaitAsync(ct).ConfigureAwait(false);
+        await _order.Writer.WriteAsync(job, ct).ConfigureAwait(false);
+        await _jobs.Writer.WriteAsync(job, ct).ConfigureAwait(false);
+        _progress.ScanFinished();
+        return CompleteDirAsync("/"u8.ToArray(), "/", [], Posix.LStat("/"u8.ToArray()), [job.Result.Task], onTheWay: true);
+    }
+
+    /// <summary>
+    /// After the stream was read to its end: a read error or a failed producer fails the backup before the band and
+    /// the snapshot are written (packs already uploaded are adopted by the next run, like after a crash).
+    /// </summary>
+    private async Task CompleteStreamAsync(StreamInput input, CancellationToken ct)
+    {
+        if (_skipped.TryPeek(out SkippedEntry? failed))
+        {
+            throw new CommandFailedException($"reading the output of {input.Info.Tool ?? input.Info.Kind} failed after {StreamInput.Size(_bytesRead)}: {failed.Error}; no snapshot was saved");
+        }
+        await input.CompleteAsync(Interlocked.Read(ref _bytesRead), ct).ConfigureAwait(false);
+        Interlocked.Add(ref _bytesTotal, Interlocked.Read(ref _bytesRead));
     }
 
     /// <summary>A directory on the way to a target: its own metadata, and only the children that lead to targets.</summary>
@@ -548,6 +612,8 @@ public sealed class Archiver
         public List<Extent> Extents { get; set; } = [];
         /// <summary>Read by data regions (holes skipped); a file that is all hole has no regions and no content.</summary>
         public bool Sparse { get; set; }
+        /// <summary>A stream backup's data: read sequentially instead of <see cref="Full"/>.</summary>
+        public Stream? Input { get; init; }
     }
 
     /// <summary>One chunk of a file: its id and, when the index does not have it yet, its payload in a rented buffer.</summary>
@@ -568,7 +634,14 @@ public sealed class Archiver
             {
                 try
                 {
-                    await ReadFileAsync(job, buffer, compressor, sampler, sample, ct).ConfigureAwait(false);
+                    if (job.Input is { } stream)
+                    {
+                        await ReadStreamAsync(job, stream, buffer, compressor, sampler, sample, ct).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await ReadFileAsync(job, buffer, compressor, sampler, sample, ct).ConfigureAwait(false);
+                    }
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
@@ -609,6 +682,28 @@ public sealed class Archiver
             || before.Size != job.Stat.Size || before.MTimeNs != job.Stat.MTimeNs)
         {
             job.Changed = true;
+        }
+    }
+
+    /// <summary>Chunks a stream to its end, like a dense file; progress counts bytes as they arrive.</summary>
+    private async Task ReadStreamAsync(FileJob job, Stream input, byte[] buffer, Compression.ZstdCompressor compressor, Compression.ZstdCompressor sampler, byte[] sample, CancellationToken ct)
+    {
+        _progress.Reading(job.Display);
+        long total = 0;
+        try
+        {
+            await FileChunker.ReadStreamAsync(input, _repo.Chunker, buffer, chunk => EmitAsync(job, chunk, compressor, sampler, sample, ct),
+                n =>
+                {
+                    total += n;
+                    _progress.Streamed(n);
+                }, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            // also when the read fails: the failure message says how far it got
+            job.BytesRead = total;
+            Interlocked.Add(ref _bytesRead, total);
         }
     }
 
@@ -720,7 +815,8 @@ public sealed class Archiver
                 _changed.Enqueue(job.Display);
                 _progress.ReportChanged(job.Display);
             }
-            _progress.FileDone(job.BytesRead);
+            // a stream's bytes were counted as they arrived
+            _progress.FileDone(job.Input is null ? job.BytesRead : 0);
             job.Result.TrySetResult(job.Node with
             {
                 Content = ids,

@@ -36,6 +36,9 @@ public sealed class BackupProgress
 
     internal void Reading(string path) => _current = path;
 
+    /// <summary>Bytes of a stream backup as they arrive (its size is not known in advance).</summary>
+    internal void Streamed(long bytes) => Interlocked.Add(ref _bytesDone, bytes);
+
     internal void Added(long bytes) => Interlocked.Add(ref _bytesAdded, bytes);
 
     internal void Scanned(long files, long bytes)

@@ -81,4 +81,51 @@ internal static class FileChunker
         }
         return (total, extents, sparse);
     }
+
+    /// <summary>
+    /// Reads a stream to its end and hands each chunk to <paramref name="emit"/> in order, cut as a dense file of the
+    /// same bytes would be (same buffer rules as <see cref="ReadAsync"/>). <paramref name="read"/> is told each read's
+    /// size as it arrives (a stream's length is unknown). Returns the bytes read.
+    /// </summary>
+    public static async Task<long> ReadStreamAsync(Stream input, FastCdc chunker, byte[] buffer, Func<ReadOnlyMemory<byte>, ValueTask> emit, Action<int> read, CancellationToken ct)
+    {
+        int filled = 0;
+        bool eof = false;
+        long total = 0;
+        while (true)
+        {
+            while (!eof && filled < buffer.Length)
+            {
+                int n = await input.ReadAsync(buffer.AsMemory(filled), ct).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    eof = true;
+                    break;
+                }
+                filled += n;
+                total += n;
+                read(n);
+            }
+            if (filled == 0)
+            {
+                return total;
+            }
+            int start = 0;
+            while (filled - start >= chunker.MaxSize || (eof && filled > start))
+            {
+                int cut = chunker.NextCut(buffer.AsSpan(start, filled - start));
+                await emit(buffer.AsMemory(start, cut)).ConfigureAwait(false);
+                start += cut;
+            }
+            if (start > 0)
+            {
+                Buffer.BlockCopy(buffer, start, buffer, 0, filled - start);
+                filled -= start;
+            }
+            if (eof && filled == 0)
+            {
+                return total;
+            }
+        }
+    }
 }

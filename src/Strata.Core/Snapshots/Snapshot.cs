@@ -61,6 +61,30 @@ public sealed record Snapshot
     /// checked, e.g. a first backup or a writer without its cache).
     /// </summary>
     public IReadOnlyList<WormChange>? WormChanges { get; init; }
+    /// <summary>For a backup of a stream (stdin, a command's output, a database dump): where the bytes came from.</summary>
+    public SourceInfo? Source { get; init; }
+}
+
+/// <summary>
+/// Where the one file of a stream snapshot came from. Never holds a password: for a database, the kind, name, host,
+/// port and user, and the dump tool with its version (what a restore needs to know it can read the dump).
+/// </summary>
+public sealed record SourceInfo
+{
+    /// <summary>stdin, command, postgres or mysql.</summary>
+    public required string Kind { get; init; }
+    /// <summary>The file's name in the snapshot's root folder.</summary>
+    public required string FileName { get; init; }
+    public string? Database { get; init; }
+    public string? DatabaseHost { get; init; }
+    public int? DatabasePort { get; init; }
+    public string? DatabaseUser { get; init; }
+    /// <summary>The program that produced the bytes (pg_dump, mariadb-dump, /bin/sh).</summary>
+    public string? Tool { get; init; }
+    /// <summary>The first line of the tool's --version.</summary>
+    public string? ToolVersion { get; init; }
+    /// <summary>What the bytes are: "pg_dump custom", "sql", or null when unknown.</summary>
+    public string? Format { get; init; }
 }
 
 /// <summary>What a writer may know of a snapshot: enough to number versions of its source, nothing about contents.</summary>
@@ -150,5 +174,6 @@ public static class SnapshotCodec
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(Snapshot))]
+[JsonSerializable(typeof(SourceInfo))]
 [JsonSerializable(typeof(SnapshotHeader))]
 public sealed partial class SnapshotJson : JsonSerializerContext;

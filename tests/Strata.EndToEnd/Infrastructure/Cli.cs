@@ -109,15 +109,20 @@ internal static class Cli
         return psi;
     }
 
-    public static async Task<CliResult> RunAsync(IReadOnlyList<string> args, IReadOnlyDictionary<string, string?> env, string? runAs = null, TimeSpan? timeout = null)
+    /// <param name="stdin">bytes for the CLI's standard input (then closed); null: closed at once.</param>
+    public static async Task<CliResult> RunAsync(IReadOnlyList<string> args, IReadOnlyDictionary<string, string?> env, string? runAs = null, TimeSpan? timeout = null, byte[]? stdin = null)
     {
         var sw = Stopwatch.StartNew();
         using var p = Process.Start(StartInfo(args, env, runAs)) ?? throw new InvalidOperationException("cannot start strata");
-        // No terminal and no input: a run that wants a passphrase prompt fails instead of hanging.
-        p.StandardInput.Close();
         var stdout = new MemoryStream();
         Task copyOut = p.StandardOutput.BaseStream.CopyToAsync(stdout);
         Task<string> stderr = p.StandardError.ReadToEndAsync();
+        // No terminal and no input: a run that wants a passphrase prompt fails instead of hanging.
+        Task feed = stdin is null ? Task.CompletedTask : FeedAsync(p.StandardInput.BaseStream, stdin);
+        if (stdin is null)
+        {
+            p.StandardInput.Close();
+        }
         using var cts = new CancellationTokenSource(timeout ?? DefaultTimeout);
         try
         {
@@ -131,8 +136,30 @@ internal static class Cli
             var partial = new CliResult([.. args], -1, stdout.ToArray(), stderr.Result, sw.Elapsed);
             throw new TimeoutException($"strata did not finish within {(timeout ?? DefaultTimeout).TotalSeconds}s\n{partial}");
         }
-        await Task.WhenAll(copyOut, stderr);
+        await Task.WhenAll(copyOut, stderr, feed);
         return new CliResult([.. args], p.ExitCode, stdout.ToArray(), stderr.Result, sw.Elapsed);
+    }
+
+    /// <summary>Writes the input and closes the pipe; a CLI that stops reading early is not an error here.</summary>
+    private static async Task FeedAsync(Stream input, byte[] data)
+    {
+        try
+        {
+            await input.WriteAsync(data);
+        }
+        catch (IOException)
+        {
+        }
+        finally
+        {
+            try
+            {
+                input.Close();
+            }
+            catch (IOException)
+            {
+            }
+        }
     }
 }
 

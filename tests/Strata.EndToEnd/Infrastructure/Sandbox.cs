@@ -46,6 +46,10 @@ internal sealed class Sandbox : IDisposable
     public Task<CliResult> StrataWith(IReadOnlyDictionary<string, string?> env, params string[] args) =>
         Cli.RunAsync(["--repo", Repo, .. args], env);
 
+    /// <summary>Runs strata --repo REPO ARGS... with <paramref name="stdin"/> as its standard input.</summary>
+    public Task<CliResult> StrataInput(byte[] stdin, params string[] args) =>
+        Cli.RunAsync(["--repo", Repo, .. args], Env(), stdin: stdin);
+
     public async Task InitAsync(params string[] extra)
     {
         CliAssert.Ok(await Strata(["init", .. extra]));

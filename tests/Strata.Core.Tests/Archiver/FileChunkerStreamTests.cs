@@ -1,0 +1,78 @@
+using Strata.Archiver;
+using Strata.Chunking;
+using Strata.Platform;
+
+namespace Strata.Core.Tests.Archiver;
+
+public sealed class FileChunkerStreamTests
+{
+    /// <summary>A pipe delivers odd-sized reads; the cuts must still be those of the same bytes read from a file.</summary>
+    private sealed class TricklingStream(byte[] data) : MemoryStream(data)
+    {
+        private int _next = 1;
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            _next = (_next * 7919 % 65521) + 1;
+            return base.ReadAsync(buffer[..Math.Min(buffer.Length, _next)], cancellationToken);
+        }
+    }
+
+    [Fact]
+    public async Task A_stream_is_cut_exactly_like_a_dense_file_of_the_same_bytes()
+    {
+        var chunker = new FastCdc(new byte[32], 4096, 16384, 65536);
+        byte[] data = new byte[1_000_003];
+        new Random(7).NextBytes(data);
+        data.AsSpan(300_000, 200_000).Clear();
+        string path = Path.Combine(Path.GetTempPath(), $"strata-chunker-{Guid.NewGuid():N}");
+        await File.WriteAllBytesAsync(path, data);
+        try
+        {
+            var fromFile = new List<byte[]>();
+            using (var handle = File.OpenHandle(path))
+            {
+                var (total, _, sparse) = await FileChunker.ReadAsync(handle, Posix.FStat(handle), chunker, new byte[chunker.MaxSize * 2], c =>
+                {
+                    fromFile.Add(c.ToArray());
+                    return ValueTask.CompletedTask;
+                });
+                Assert.Equal(data.Length, total);
+                Assert.False(sparse);
+            }
+            var fromStream = new List<byte[]>();
+            long seen = 0;
+            long read = await FileChunker.ReadStreamAsync(new TricklingStream(data), chunker, new byte[chunker.MaxSize * 2], c =>
+            {
+                fromStream.Add(c.ToArray());
+                return ValueTask.CompletedTask;
+            }, n => seen += n, CancellationToken.None);
+            Assert.Equal(data.Length, read);
+            Assert.Equal(data.Length, seen);
+            Assert.True(fromFile.Count > 10);
+            Assert.Equal(fromFile.Count, fromStream.Count);
+            for (int i = 0; i < fromFile.Count; i++)
+            {
+                Assert.True(fromFile[i].AsSpan().SequenceEqual(fromStream[i]), $"chunk {i} differs");
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task An_empty_stream_gives_no_chunks()
+    {
+        var chunker = new FastCdc(new byte[32], 4096, 16384, 65536);
+        int chunks = 0;
+        long read = await FileChunker.ReadStreamAsync(new MemoryStream(), chunker, new byte[chunker.MaxSize * 2], _ =>
+        {
+            chunks++;
+            return ValueTask.CompletedTask;
+        }, _ => { }, CancellationToken.None);
+        Assert.Equal(0, read);
+        Assert.Equal(0, chunks);
+    }
+}
