@@ -110,6 +110,30 @@ public sealed class StreamSourceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_copied_stream_snapshot_keeps_its_source_and_its_series_of_versions()
+    {
+        await _box.InitAsync();
+        byte[] data = Sandbox.RandomBytes(1_200_000, seed: 5);
+        CliAssert.Ok(await _box.StrataInput(data, "backup", "--stdin", "--stdin-filename", "db.dump"));
+        string target = Path.Combine(_box.Root, "target-repo");
+        var targetEnv = _box.Env("target passphrase");
+        CliAssert.Ok(await Cli.RunAsync(["--repo", target, "init"], targetEnv));
+        CliAssert.Ok(await Cli.RunAsync(["copy", "--from", _box.Repo, "--to", target], new Dictionary<string, string?>(_box.Env()) { ["STRATA_TO_PASSWORD"] = "target passphrase" }));
+
+        var dump = await Cli.RunAsync(["--repo", target, "dump", "latest", "db.dump"], targetEnv);
+        CliAssert.Ok(dump);
+        Assert.True(data.AsSpan().SequenceEqual(dump.StdoutBytes));
+        // the next stream backup into the target continues the copied snapshot's versions
+        var next = await Cli.RunAsync(["--repo", target, "backup", "--stdin", "--stdin-filename", "db.dump", "--json"], targetEnv, stdin: data);
+        CliAssert.Ok(next);
+        Assert.Equal(2, next.Summary.GetProperty("version").GetInt32());
+        var list = await Cli.RunAsync(["--repo", target, "snapshots", "--json"], targetEnv);
+        CliAssert.Ok(list);
+        using var doc = JsonDocument.Parse(list.Stdout);
+        Assert.All(doc.RootElement.EnumerateArray(), e => Assert.Equal("stdin", e.GetProperty("source").GetProperty("kind").GetString()));
+    }
+
+    [Fact]
     public async Task Stdin_with_the_passphrase_expected_on_stdin_is_refused()
     {
         await _box.InitAsync();

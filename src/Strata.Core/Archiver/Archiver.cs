@@ -92,8 +92,7 @@ public sealed class Archiver
         DateTimeOffset start = _repo.Clock.GetUtcNow();
         StreamInput? input = _options.Input;
         var paths = input is null ? NormalizePaths(_options.Paths) : ["/" + input.Info.FileName];
-        // A stream's versions are a series per host and file name, apart from any real file of that path.
-        string sourceId = SourceId(_repo.Keys, _options.Host, input is null ? paths : ["stream:" + paths[0]]);
+        string sourceId = SourceId(_repo.Keys, _options.Host, paths, stream: input is not null);
         var previous = await _parents.FindPreviousAsync(sourceId, _options.Parent, ct).ConfigureAwait(false);
         _worm = _options.Policy == SourcePolicy.Worm && previous?.Tree is not null;
 
@@ -230,6 +229,15 @@ public sealed class Archiver
     }
 
     /// <summary>The source id: a keyed hash of host and sorted paths, so writers can find their previous version without reading contents.</summary>
+    public static string SourceId(MasterKeys keys, string host, IReadOnlyList<string> paths, bool stream)
+    {
+        // A stream's versions are a series per host and file name, apart from any real file of that path.
+        return SourceId(keys, host, stream ? ["stream:" + paths[0]] : paths);
+    }
+
+    /// <summary>The source id of an existing snapshot (in another repository's keys, for a copy).</summary>
+    public static string SourceId(MasterKeys keys, Snapshot snapshot) => SourceId(keys, snapshot.Host, snapshot.Paths, stream: snapshot.Source is not null);
+
     public static string SourceId(MasterKeys keys, string host, IReadOnlyList<string> paths)
     {
         string s = host + "\n" + string.Join("\n", paths.Order(StringComparer.Ordinal));

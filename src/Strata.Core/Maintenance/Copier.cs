@@ -67,7 +67,7 @@ public sealed class Copier
         {
             SnapshotRef s = snapshots[i];
             Starting?.Invoke(i, snapshots.Count, s);
-            string targetSource = Archiver.Archiver.SourceId(_to.Keys, s.Snapshot.Host, s.Snapshot.Paths);
+            string targetSource = Archiver.Archiver.SourceId(_to.Keys, s.Snapshot);
             if (existing.TryGetValue((targetSource, s.Snapshot.Time), out string? there))
             {
                 copiedIds[s.Id] = there;
