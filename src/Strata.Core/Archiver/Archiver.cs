@@ -319,7 +319,7 @@ public sealed class Archiver
         };
         Interlocked.Increment(ref _filesNew);
         string display = "/" + input.Info.FileName;
-        var job = new FileJob(Posix.ToBytes(display), display, stat, node) { Input = input.Data };
+        var job = new FileJob(Posix.ToBytes(display), display, stat, node) { Input = input.Data, IsNew = true };
         await _inFlight.WaitAsync(ct).ConfigureAwait(false);
         await _order.Writer.WriteAsync(job, ct).ConfigureAwait(false);
         await _jobs.Writer.WriteAsync(job, ct).ConfigureAwait(false);
