@@ -80,8 +80,22 @@ wait_answering() {
 
 port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# The test users, also on a radosgw that an older version of this script started (from any checkout): the
+# conf sits beside the --rgw-data folder of the running daemon.
+ensure_users() {
+    local data conf
+    data=$(pgrep -a radosgw | sed -n 's/.*--rgw-data=\([^ ]*\).*/\1/p' | head -n 1)
+    [ -n "$data" ] || return 0
+    conf=$(dirname "$data")/ceph.conf
+    [ -f "$conf" ] || return 0
+    if ! CEPH_CONF=$conf radosgw-admin user info --uid=policy-writer >/dev/null 2>&1; then
+        CEPH_CONF=$conf radosgw-admin user create --uid=policy-writer --display-name=policy-writer --access-key=TESTWRITER --secret-key=TESTWRITERSECRET >/dev/null 2>&1 || true
+    fi
+}
+
 cmd_start() {
     if answering; then
+        ensure_users
         log "already answering on $URL"
         return 0
     fi
