@@ -150,6 +150,8 @@ public sealed class StreamSourceTests : IDisposable
     [InlineData("use it with --stdin", "backup", "--stdin-filename", "x", "/etc/hostname")]
     [InlineData("the command is empty", "backup", "--stdin-from-command", " ")]
     [InlineData("what should be backed up", "backup")]
+    [InlineData("--exclude applies to a backup of files and folders, not to a stream (--stdin)", "backup", "--stdin", "--exclude", "*.tmp")]
+    [InlineData("--policy applies to a backup of files and folders", "backup", "--stdin-from-command", "true", "--policy", "worm")]
     public async Task Bad_stream_options_are_usage_errors(string fragment, params string[] args)
     {
         await _box.InitAsync();

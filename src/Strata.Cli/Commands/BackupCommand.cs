@@ -56,6 +56,12 @@ internal static class BackupCommand
         StreamRequest? stream = Streams.Read(p, paths.Length);
         if (stream is not null)
         {
+            // A stream has no folders to filter, no metadata to compare, no policy to keep: say so rather than ignore.
+            Option[] fileOnly = [Exclude, ExcludeFile, IExclude, IExcludeFile, Include, ExcludeCaches, ExcludeIfPresent, ExcludeLargerThan, GitIgnore, NoGitIgnore, NoExcludeCaches, Policy, Force, OneFileSystem];
+            if (fileOnly.FirstOrDefault(o => p.GetResult(o) is { Implicit: false }) is { } misplaced)
+            {
+                throw new UserInputException($"{misplaced.Name} applies to a backup of files and folders, not to a stream ({stream.Option})");
+            }
             return await RunStreamAsync(p, stream, json, quiet, ct);
         }
         if (paths.Length == 0)

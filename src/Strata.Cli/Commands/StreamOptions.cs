@@ -74,18 +74,18 @@ internal sealed class StreamOptions
         }
         if (pg is not null)
         {
-            return new StreamRequest(DatabaseUrl.Parse(pg, DatabaseKind.Postgres, "--postgres"), null, name);
+            return new StreamRequest(DatabaseUrl.Parse(pg, DatabaseKind.Postgres, "--postgres"), null, name, "--postgres");
         }
         if (my is not null)
         {
-            return new StreamRequest(Mysql.Check(DatabaseUrl.Parse(my, DatabaseKind.Mysql, "--mysql"), "--mysql"), null, name);
+            return new StreamRequest(Mysql.Check(DatabaseUrl.Parse(my, DatabaseKind.Mysql, "--mysql"), "--mysql"), null, name, "--mysql");
         }
-        return new StreamRequest(null, command, name);
+        return new StreamRequest(null, command, name, given[0]);
     }
 }
 
 /// <summary>One of: a database, a shell command, or (neither) standard input.</summary>
-internal sealed record StreamRequest(DatabaseUrl? Database, string? Command, string? FileName)
+internal sealed record StreamRequest(DatabaseUrl? Database, string? Command, string? FileName, string Option)
 {
     public bool ReadsStdin => Database is null && Command is null;
 
