@@ -58,6 +58,24 @@ internal static class MaintenanceCommon
         }
     }
 
+    /// <summary>One byte of a pack the store calls frozen: some S3-compatible servers keep the class but read it anyway.</summary>
+    private static async Task<bool> ReadsDirectlyAsync(Repo repo, ObjectInfo pack, CancellationToken ct)
+    {
+        if (repo.Store.Properties.SimulatedCold)
+        {
+            return false;
+        }
+        try
+        {
+            await repo.Store.ReadAsync(pack.Name, 0, new byte[1], ct);
+            return true;
+        }
+        catch (ObjectFrozenException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>
     /// Makes cold packs readable: prices the thaw of the frozen ones for every tier, enforces --max-cost, asks for consent
     /// (--yes, or y on a terminal) and requests them; with --wait polls until every pack is readable. Returns true when
@@ -65,9 +83,9 @@ internal static class MaintenanceCommon
     /// </summary>
     public static async Task<bool> ThawAsync(Repo repo, IReadOnlyList<ObjectInfo> packs, ColdSettings s, string what, CancellationToken ct)
     {
-        if (packs.Count == 0)
+        if (packs.Count == 0 || !repo.Store.Properties.HasColdTier || repo.Store.Properties.ColdReadsDirectly)
         {
-            return true;
+            return true; // no thaw on this store: its archive class is read directly (radosgw), or it has none
         }
         var frozen = new List<ObjectInfo>();
         var thawing = new List<ObjectInfo>();
@@ -84,6 +102,10 @@ internal static class MaintenanceCommon
             }
         }
         StoreProperties props = repo.Store.Properties;
+        if (frozen.Count > 0 && await ReadsDirectlyAsync(repo, frozen[0], ct))
+        {
+            return true; // the archive class answers reads without a thaw (radosgw, or a class that needs none)
+        }
         if (frozen.Count > 0)
         {
             PriceTable prices;

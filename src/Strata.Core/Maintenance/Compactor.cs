@@ -63,13 +63,16 @@ public static class Compactor
                 skipped.Add((p, "not a partly dead data or tree pack"));
                 continue;
             }
-            ThawStatus thaw = await repo.Store.GetThawStatusAsync(p.Name, ct).ConfigureAwait(false);
-            if (!thaw.CanRead)
+            byte[] packBytes;
+            try
+            {
+                packBytes = await repo.ReadWholeAsync(p.Name, ct).ConfigureAwait(false);
+            }
+            catch (ObjectFrozenException)
             {
                 skipped.Add((p, "not readable yet (cold: thaw it first)"));
                 continue;
             }
-            byte[] packBytes = await repo.ReadWholeAsync(p.Name, ct).ConfigureAwait(false);
             if (BlobId.Read(SHA256.HashData(packBytes)) != p.Id)
             {
                 skipped.Add((p, "its content does not match its name (damaged); run strata check --read-data"));

@@ -53,12 +53,6 @@ public static class PackScanner
                         packs[id] = new IndexSegment.PackEntries(id, trailer.Kind, o.Length, entries);
                         continue;
                     }
-                    ThawStatus status = await repo.Store.GetThawStatusAsync(o.Name, ct).ConfigureAwait(false);
-                    if (!status.CanRead)
-                    {
-                        needThaw.Add(o);
-                        continue;
-                    }
                     var (packTail, t, list) = await ReadTailAsync(repo, o, ct).ConfigureAwait(false);
                     packs[id] = new IndexSegment.PackEntries(id, t.Kind, o.Length, list);
                     using (var ms = new MemoryStream(packTail, writable: false))
