@@ -21,7 +21,9 @@ public sealed class S3BucketReader : IBucketReader
     public S3BucketReader(S3StoreOptions options, AWSCredentials? credentials = null)
     {
         options.Validate();
-        _options = options;
+        // More connections than the archiver opens objects ahead of its workers (12): a response waiting to be read
+        // holds its connection, and a read must never wait for a connection held by a file queued behind it.
+        _options = options = options with { Connections = Math.Max(options.Connections, 16) };
         _endpoint = S3Store.DisplayEndpoint(options);
         Prefix = options.NormalizedPrefix;
         Location = $"s3:{_endpoint}/{options.Bucket}" + (Prefix.Length > 0 ? "/" + Prefix.TrimEnd('/') : "");
@@ -35,7 +37,22 @@ public sealed class S3BucketReader : IBucketReader
     /// <summary>How often a broken download is resumed (a ranged GetObject of the same ETag) before the object is given up.</summary>
     public int Resumes { get; init; } = 3;
 
-    internal StoreException Classify(Exception e, string what) => S3Store.Classify(e, $"{what} in {Location}", _options.Bucket, _endpoint);
+    /// <param name="what">What was being done, the location included ("listing s3:...").</param>
+    internal StoreException Classify(Exception e, string what) => S3Store.Classify(e, what, _options.Bucket, _endpoint);
+
+    /// <summary>Lists one key: fails at once, with a clear message, for a missing bucket or refused credentials.</summary>
+    public async Task CheckAsync(CancellationToken ct)
+    {
+        try
+        {
+            await _client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = Bucket, Prefix = Prefix, MaxKeys = 1 }, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not StoreException)
+        {
+            ct.ThrowIfCancellationRequested();
+            throw Classify(e, $"listing {Location}");
+        }
+    }
 
     public async IAsyncEnumerable<BucketObject> ListAsync([EnumeratorCancellation] CancellationToken ct)
     {
@@ -50,7 +67,7 @@ public sealed class S3BucketReader : IBucketReader
             catch (Exception e) when (e is not StoreException)
             {
                 ct.ThrowIfCancellationRequested();
-                throw Classify(e, "listing");
+                throw Classify(e, $"listing {Location}");
             }
             foreach (S3Object o in page.S3Objects ?? [])
             {
@@ -109,7 +126,7 @@ public sealed class S3BucketReader : IBucketReader
         catch (Exception e) when (e is not StoreException)
         {
             ct.ThrowIfCancellationRequested();
-            throw Classify(e, $"reading '{key}'");
+            throw Classify(e, $"reading '{key}' in {Location}");
         }
     }
 

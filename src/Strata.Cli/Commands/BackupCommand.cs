@@ -417,7 +417,7 @@ internal static class BackupCommand
         return ExitCodes.Ok;
     }
 
-    private static Dictionary<string, object?> Status(BackupProgress pr, TimeSpan elapsed) => new()
+    internal static Dictionary<string, object?> Status(BackupProgress pr, TimeSpan elapsed) => new()
     {
         ["message_type"] = "status",
         ["seconds_elapsed"] = (long)elapsed.TotalSeconds,
@@ -429,7 +429,7 @@ internal static class BackupCommand
         ["current_files"] = new List<string> { pr.CurrentFile },
     };
 
-    private static async Task<BackupResult> ShowBarAsync(Task<BackupResult> run, BackupProgress pr, Stopwatch sw, string? stream = null)
+    internal static async Task<BackupResult> ShowBarAsync(Task<BackupResult> run, BackupProgress pr, Stopwatch sw, string? stream = null)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         BackupResult? result = null;

@@ -17,7 +17,7 @@ internal static class BucketCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("bucket", "restoration points of versioned S3 buckets: record, list, restore, garbage-collect");
+        var cmd = new Command("bucket", "restoration points of versioned S3 buckets (record, list, restore, garbage-collect), or copies of any bucket (snapshot --copy)");
         cmd.Subcommands.Add(BucketSnapshotCommand.Create());
         cmd.Subcommands.Add(BucketPointsCommand.Create());
         cmd.Subcommands.Add(BucketRestoreCommand.Create());
@@ -97,9 +97,21 @@ internal static class BucketSnapshotCommand
         var host = new Option<string?>("--host") { Description = "record this host name (default: this machine's)" };
         var tags = new Option<string[]>("--tag") { Description = "add a tag to the point (repeatable)" };
         var time = new Option<string?>("--time") { Description = "record this time instead of now (ISO 8601, e.g. 2026-01-31T12:00:00Z), as restic's backup --time" };
-        var cmd = new Command("snapshot", "record a restoration point: the current version of every key (no data is copied)") { location, host, tags, time };
+        var copy = new Option<bool>("--copy") { Description = "copy the objects into the repository as a snapshot (files at /s3/BUCKET/KEY: deduplicated, encrypted, cold tier) instead of recording versions; no versioning needed" };
+        var cmd = new Command("snapshot", "record a restoration point: the current version of every key (no data is copied); with --copy, back the objects up instead")
+        {
+            location, host, tags, time, copy,
+        };
         cmd.SetAction((p, ct) => GlobalOptions.Guard(async () =>
         {
+            if (p.GetValue(copy))
+            {
+                if (p.GetValue(time) is not null)
+                {
+                    throw new UserInputException("--time cannot be used with --copy: a copy is recorded at the time the objects are read");
+                }
+                return await BucketCopyCommand.RunAsync(p, p.GetValue(location)!, p.GetValue(host), p.GetValue(tags) ?? [], ct);
+            }
             DateTimeOffset when = ParseTime(p.GetValue(time)) ?? DateTimeOffset.UtcNow;
             await using IVersionedBucket bucket = BucketCommand.OpenBucket(p.GetValue(location)!);
             await using Repo repo = await GlobalOptions.OpenRepoAsync(p, ct, loadIndex: false);

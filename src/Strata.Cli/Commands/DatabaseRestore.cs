@@ -110,6 +110,10 @@ internal sealed class DatabaseRestore
     /// <summary>The dump file: a stream snapshot's /NAME, else the snapshot's only path.</summary>
     private static string DumpPath(SnapshotRef snap, string option)
     {
+        if (snap.Snapshot.Source is { Location: { } location })
+        {
+            throw new UserInputException($"snapshot {snap.ShortId} is a copy of {location}, not a database dump; restore it with 'strata restore {snap.ShortId} --target DIR'");
+        }
         if (snap.Snapshot.Source is { } source)
         {
             return "/" + source.FileName;

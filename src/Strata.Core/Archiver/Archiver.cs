@@ -28,6 +28,8 @@ public sealed record BackupOptions
     /// that fails (see <see cref="StreamInput.CompleteAsync"/>) fails the backup: no snapshot is written.
     /// </summary>
     public StreamInput? Input { get; init; }
+    /// <summary>Back up this tree (a bucket's objects) instead of <see cref="Paths"/>: the snapshot's path is its root.</summary>
+    public ITreeSource? Tree { get; init; }
     public int Workers { get; init; } = Math.Max(2, Environment.ProcessorCount);
     /// <summary>The source's policy, recorded in the snapshot; <see cref="SourcePolicy.Worm"/> also checks that no file changed.</summary>
     public SourcePolicy Policy { get; init; } = SourcePolicy.None;
@@ -47,7 +49,7 @@ public sealed record BackupResult(string SnapshotId, Snapshot Snapshot);
 /// cold band pack. Writes, in an order that keeps the repository valid if the process dies at any point:
 /// packs, then their warm catalogs, then one index segment, then the snapshot.
 /// </summary>
-public sealed class Archiver
+public sealed partial class Archiver
 {
     private readonly Repo _repo;
     private readonly BackupOptions _options;
@@ -91,8 +93,9 @@ public sealed class Archiver
     {
         DateTimeOffset start = _repo.Clock.GetUtcNow();
         StreamInput? input = _options.Input;
-        var paths = input is null ? NormalizePaths(_options.Paths) : ["/" + input.Info.FileName];
-        string sourceId = SourceId(_repo.Keys, _options.Host, paths, stream: input is not null);
+        ITreeSource? tree = _options.Tree;
+        var paths = tree is not null ? [tree.Root] : input is null ? NormalizePaths(_options.Paths) : ["/" + input.Info.FileName];
+        string sourceId = tree is not null ? SourceId(_repo.Keys, _options.Host, tree.Info) : SourceId(_repo.Keys, _options.Host, paths, stream: input is not null);
         var previous = await _parents.FindPreviousAsync(sourceId, _options.Parent, ct).ConfigureAwait(false);
         _worm = _options.Policy == SourcePolicy.Worm && previous?.Tree is not null;
 
@@ -100,13 +103,15 @@ public sealed class Archiver
         var workers = Enumerable.Range(0, _options.Workers).Select(_ => Task.Run(() => WorkerAsync(linked.Token), linked.Token)).ToList();
         var sequencer = Task.Run(() => SequencerAsync(linked.Token), linked.Token);
         var uploaders = Enumerable.Range(0, 2).Select(_ => Task.Run(() => UploaderAsync(linked.Token), linked.Token)).ToList();
-        Task scanner = input is null ? Task.Run(() => Scan(paths, linked.Token), linked.Token) : Task.CompletedTask;
+        Task scanner = input is null && tree is null ? Task.Run(() => Scan(paths, linked.Token), linked.Token) : Task.CompletedTask;
 
         BlobId rootTree;
         BlobId? rootState;
         try
         {
-            Task<Node?> root = input is null
+            Task<Node?> root = tree is not null
+                ? await WalkTreeSourceAsync(tree, previous?.Tree, linked.Token).ConfigureAwait(false)
+                : input is null
                 ? await WalkRootAsync(paths, previous?.Tree, linked.Token).ConfigureAwait(false)
                 : await WalkStreamAsync(input, start, linked.Token).ConfigureAwait(false);
             _jobs.Writer.Complete();
@@ -172,7 +177,7 @@ public sealed class Archiver
             Filters = _options.Filter.IsEmpty ? null : _options.Filter.Options,
             Policy = SourcePolicies.Name(_options.Policy),
             WormChanges = _worm ? [.. _wormChanges.OrderBy(c => c.Path, StringComparer.Ordinal)] : null,
-            Source = input?.Info,
+            Source = tree?.Info ?? input?.Info,
             Stats = new SnapshotStats
             {
                 FilesNew = _filesNew,
@@ -236,7 +241,12 @@ public sealed class Archiver
     }
 
     /// <summary>The source id of an existing snapshot (in another repository's keys, for a copy).</summary>
-    public static string SourceId(MasterKeys keys, Snapshot snapshot) => SourceId(keys, snapshot.Host, snapshot.Paths, stream: snapshot.Source is not null);
+    public static string SourceId(MasterKeys keys, Snapshot snapshot) => snapshot.Source is { Location: not null } tree
+        ? SourceId(keys, snapshot.Host, tree)
+        : SourceId(keys, snapshot.Host, snapshot.Paths, stream: snapshot.Source is not null);
+
+    /// <summary>A tree source's versions are a series per host and location (a bucket copied from anywhere), apart from any path.</summary>
+    public static string SourceId(MasterKeys keys, string host, SourceInfo tree) => SourceId(keys, host, [$"{tree.Kind}:{tree.Location}"]);
 
     public static string SourceId(MasterKeys keys, string host, IReadOnlyList<string> paths)
     {
@@ -607,7 +617,8 @@ public sealed class Archiver
         public byte[] Full { get; } = full;
         public string Display { get; } = display;
         public FileStat Stat { get; } = stat;
-        public Node Node { get; } = node;
+        /// <summary>Replaced by a tree source's worker with what the read found (before the chunks complete).</summary>
+        public Node Node { get; set; } = node;
         public Channel<Chunk> Chunks { get; } = Channel.CreateBounded<Chunk>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
         public TaskCompletionSource<Node?> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public string? Error { get; set; }
@@ -622,6 +633,8 @@ public sealed class Archiver
         public bool Sparse { get; set; }
         /// <summary>A stream backup's data: read sequentially instead of <see cref="Full"/>.</summary>
         public Stream? Input { get; init; }
+        /// <summary>A tree source's file, being opened ahead of the workers; null for a file on disk.</summary>
+        public Task<TreeSourceRead>? Opening { get; init; }
     }
 
     /// <summary>One chunk of a file: its id and, when the index does not have it yet, its payload in a rented buffer.</summary>
@@ -646,12 +659,16 @@ public sealed class Archiver
                     {
                         await ReadStreamAsync(job, stream, buffer, compressor, sampler, sample, ct).ConfigureAwait(false);
                     }
+                    else if (job.Opening is { } opening)
+                    {
+                        await ReadSourceFileAsync(job, opening, buffer, compressor, sampler, sample, ct).ConfigureAwait(false);
+                    }
                     else
                     {
                         await ReadFileAsync(job, buffer, compressor, sampler, sample, ct).ConfigureAwait(false);
                     }
                 }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or StoreException)
                 {
                     job.Error = e.Message;
                 }
@@ -824,7 +841,7 @@ public sealed class Archiver
                 _progress.ReportChanged(job.Display);
             }
             // a stream's bytes were counted as they arrived
-            _progress.FileDone(job.Input is null ? job.BytesRead : 0);
+            _progress.FileDone(job.Input is null && job.Opening is null ? job.BytesRead : 0);
             job.Result.TrySetResult(job.Node with
             {
                 Content = ids,

@@ -14,8 +14,11 @@ public interface ITreeSource
     /// <summary>The absolute path the files are placed under (e.g. /s3/BUCKET/folder): the snapshot's one path.</summary>
     string Root { get; }
 
-    /// <summary>Names the source's version series: the same on every run, and never the same as a file-system path's.</summary>
-    string SeriesKey { get; }
+    /// <summary>
+    /// What the snapshot records as its source. Its kind and <see cref="SourceInfo.Location"/> (required) name the
+    /// version series: the same on every run, never the same as a file-system path's.
+    /// </summary>
+    SourceInfo Info { get; }
 
     /// <summary>
     /// Every file once. The files under any folder come one after another, so a folder is complete when the

@@ -61,20 +61,22 @@ public sealed record Snapshot
     /// checked, e.g. a first backup or a writer without its cache).
     /// </summary>
     public IReadOnlyList<WormChange>? WormChanges { get; init; }
-    /// <summary>For a backup of a stream (stdin, a command's output, a database dump): where the bytes came from.</summary>
+    /// <summary>For a backup of a stream (stdin, a command's output, a database dump) or a bucket copy: where the bytes came from.</summary>
     public SourceInfo? Source { get; init; }
 }
 
 /// <summary>
-/// Where the one file of a stream snapshot came from. Never holds a password: for a database, the kind, name, host,
+/// Where the one file of a stream snapshot (or the tree of a bucket copy) came from. Never holds a password: for a database, the kind, name, host,
 /// port and user, and the dump tool with its version (what a restore needs to know it can read the dump).
 /// </summary>
 public sealed record SourceInfo
 {
-    /// <summary>stdin, command, postgres or mysql.</summary>
+    /// <summary>stdin, command, postgres or mysql; s3 for a bucket copy (strata bucket snapshot --copy).</summary>
     public required string Kind { get; init; }
-    /// <summary>The file's name in the snapshot's root folder.</summary>
+    /// <summary>The file's name in the snapshot's root folder; for a bucket copy, the copied folder's path without its leading '/' (s3/BUCKET).</summary>
     public required string FileName { get; init; }
+    /// <summary>Where a copied tree came from (a bucket copy: s3:http://host:port/BUCKET[/folder], no secrets); its versions follow it.</summary>
+    public string? Location { get; init; }
     public string? Database { get; init; }
     public string? DatabaseHost { get; init; }
     public int? DatabasePort { get; init; }

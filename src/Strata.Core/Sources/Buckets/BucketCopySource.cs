@@ -32,7 +32,7 @@ public sealed class BucketCopySource : ITreeSource
 
     public string Root { get; }
 
-    public string SeriesKey => "bucket-copy:" + _bucket.Location;
+    public SourceInfo Info => new() { Kind = "s3", FileName = Root.TrimStart('/'), Location = _bucket.Location };
 
     /// <summary>Objects listed (so far): for the summary.</summary>
     public long Objects { get; private set; }

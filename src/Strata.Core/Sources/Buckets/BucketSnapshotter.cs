@@ -16,7 +16,7 @@ public static class BucketSnapshotter
             throw new UserInputException(
                 $"versioning {was} on bucket {bucket.Bucket} ({bucket.Location}): restoration points need a versioned bucket, since they keep old versions instead of copies. "
                 + $"Enable it with 'strata bucket enable-versioning {bucket.Location}' or 'aws s3api put-bucket-versioning --bucket {bucket.Bucket} --versioning-configuration Status=Enabled' "
-                + "(or use 'strata bucket snapshot --copy' to copy the contents into the repository instead)");
+                + $"(or copy the objects into the repository instead, which needs no versioning: 'strata bucket snapshot --copy {bucket.Location}')");
         }
     }
 
