@@ -134,6 +134,22 @@ public sealed class BucketCopyTests : IDisposable
 
         // Without --copy the same folder needs no data: a restoration point; both live side by side.
         CliAssert.Ok(await Strata("bucket", "snapshot", s3.Location + "/photos"));
+
+        // The snapshot records where it came from, and strata copy keeps its series: a copy of the same bucket folder
+        // into the other repository continues it (unchanged since v1) instead of starting over.
+        var listed = await Strata("snapshots", "--json");
+        CliAssert.Ok(listed);
+        Assert.Contains("\"kind\":\"s3\"", listed.Stdout);
+        Assert.Contains($"\"location\":\"{s3.Location}/photos\"", listed.Stdout);
+        string other = Path.Combine(_box.Root, "other-repo");
+        var env = Radosgw.WithCredentials(_box.Env());
+        env["STRATA_TO_PASSWORD"] = Sandbox.Password;
+        CliAssert.Ok(await Cli.RunAsync(["--repo", other, "init"], env));
+        CliAssert.Ok(await Cli.RunAsync(["copy", "--from", _box.Repo, "--to", other], env));
+        var there = await Cli.RunAsync(["--repo", other, "bucket", "snapshot", "--copy", "--json", s3.Location + "/photos"], env);
+        CliAssert.Ok(there);
+        Assert.Equal(1, L(there, "unchanged_since"));
+        Assert.Equal(0, L(there, "bytes_read"));
     }
 
     [SkippableFact]
