@@ -59,7 +59,8 @@ internal static class SnapshotsCommand
                     : sn.SecondsSincePrevious is { } sec ? $"v{sn.Version}, {Format.Duration(TimeSpan.FromSeconds(sec))} after v{sn.Version - 1}" : $"v{sn.Version}";
                 int worm = sn.WormChanges?.Count(c => c.IsViolation) ?? 0;
                 string policy = sn.Policy is null ? "" : worm > 0 ? $" ({sn.Policy}: {worm} changed!)" : $" ({sn.Policy})";
-                string source = sn.Source is { } src ? $" ({src.Kind}{(src.Database is { } db ? " " + db : "")}{(src.Location is { } loc ? " copy of " + loc : "")})" : "";
+                string source = sn.Source is { Location: { } loc } ? $" (copy of {loc})"
+                    : sn.Source is { } src ? $" ({src.Kind}{(src.Database is { } db ? " " + db : "")})" : "";
                 string flags = source + (sn.Partial ? " (partial)" : "") + policy + (sn.Tags.Count > 0 ? " [" + string.Join(",", sn.Tags) + "]" : "");
                 Console.WriteLine($"{s.ShortId,-9} {sn.Time.ToLocalTime():yyyy-MM-dd HH:mm:ss} {Trim(sn.Host, 14),-14} {Trim(ver, 26),-26} {Format.Bytes(sn.Stats.BytesTotal),10}  {string.Join(" ", sn.Paths)}{flags}");
             }
