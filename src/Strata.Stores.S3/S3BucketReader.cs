@@ -19,6 +19,12 @@ public sealed class S3BucketReader : IBucketReader
     private readonly string _endpoint;
 
     public S3BucketReader(S3StoreOptions options, AWSCredentials? credentials = null)
+        : this(options, credentials, null)
+    {
+    }
+
+    /// <param name="httpClientFactory">Tests: canned HTTP answers (a dropped download) that a real server cannot give on demand.</param>
+    internal S3BucketReader(S3StoreOptions options, AWSCredentials? credentials, HttpClientFactory? httpClientFactory)
     {
         options.Validate();
         // More connections than the archiver opens objects ahead of its workers (12): a response waiting to be read
@@ -27,7 +33,7 @@ public sealed class S3BucketReader : IBucketReader
         _endpoint = S3Store.DisplayEndpoint(options);
         Prefix = options.NormalizedPrefix;
         Location = $"s3:{_endpoint}/{options.Bucket}" + (Prefix.Length > 0 ? "/" + Prefix.TrimEnd('/') : "");
-        _client = S3Clients.Create(options, credentials, null, Location);
+        _client = S3Clients.Create(options, credentials, httpClientFactory, Location);
     }
 
     public string Location { get; }
