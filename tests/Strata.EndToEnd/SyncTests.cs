@@ -21,6 +21,29 @@ public sealed class SyncTests : IDisposable
     private static (long Uploaded, long Unchanged, long Trashed) Counts(CliResult r) =>
         (r.Summary.GetProperty("uploaded").GetInt64(), r.Summary.GetProperty("unchanged").GetInt64(), r.Summary.GetProperty("trashed").GetInt64());
 
+    [Fact]
+    public async Task Backup_with_policy_sync_mirrors_into_to_without_a_repository()
+    {
+        WriteInitialTree();
+        string target = Path.Combine(_box.Root, "mirror");
+        var env = _box.Env(password: null); // no repository and no passphrase are involved
+        CliResult first = await Cli.RunAsync(["backup", "--json", "--policy", "sync", "--to", target, _box.Source], env);
+        CliAssert.Ok(first);
+        Assert.Equal(6, first.Summary.GetProperty("uploaded").GetInt64());
+        Assert.Equal(File.ReadAllBytes(Path.Combine(_box.Source, "docs/report.pdf")), File.ReadAllBytes(Path.Combine(target, "docs/report.pdf")));
+        Assert.False(Directory.Exists(_box.Repo), "sync must not create a repository");
+
+        File.Delete(Path.Combine(_box.Source, "a.txt"));
+        CliResult second = await Cli.RunAsync(["backup", "--json", "--policy", "sync", "--to", target, _box.Source], env);
+        CliAssert.Ok(second);
+        Assert.Equal(1, second.Summary.GetProperty("trashed").GetInt64());
+        Assert.False(File.Exists(Path.Combine(target, "a.txt")));
+        Assert.Single(Directory.EnumerateFiles(Path.Combine(target, ".strata-trash"), "a.txt", SearchOption.AllDirectories));
+
+        CliAssert.FailsCleanly(2, await Cli.RunAsync(["backup", "--policy", "sync", _box.Source], env), "--to");
+        CliAssert.FailsCleanly(2, await Cli.RunAsync(["backup", "--policy", "sync", "--to", target, _box.Source, _box.Root], env), "exactly one folder");
+    }
+
     private void WriteInitialTree()
     {
         _box.Write("a.txt", "alpha\n");

@@ -23,7 +23,8 @@ internal static class BackupCommand
     private static readonly Option<bool> GitIgnore = new("--gitignore") { Description = "honour .gitignore files, .git/info/exclude and git's global excludes file" };
     private static readonly Option<bool> NoGitIgnore = new("--no-gitignore") { Description = "with --policy dedup: do not honour .gitignore files" };
     private static readonly Option<bool> NoExcludeCaches = new("--no-exclude-caches") { Description = "with --policy dedup: back up cache folders too" };
-    private static readonly Option<string?> Policy = new("--policy") { Description = "how this source is kept: worm (files never change; changes are reported), dedup (source trees: --gitignore and --exclude-caches by default), none; remembered per source" };
+    private static readonly Option<string?> Policy = new("--policy") { Description = "how this source is kept: worm (files never change; changes are reported), dedup (source trees: --gitignore and --exclude-caches by default), sync (mirror it into --to as plain files, no repository: see strata sync), none; remembered per source" };
+    private static readonly Option<string?> SyncTo = new("--to") { Description = "with --policy sync: the folder or s3:... target the source is mirrored into", HelpName = "TARGET" };
     private static readonly Option<bool> Force = new("--force") { Description = "read every file again, even when its metadata is unchanged (with --policy worm: also detects bit rot)" };
     private static readonly Option<bool> OneFileSystem = new("--one-file-system", "-x") { Description = "do not cross file system boundaries" };
     private static readonly Option<string[]> Tag = new("--tag") { Description = "add a tag to the snapshot (repeatable)" };
@@ -35,7 +36,7 @@ internal static class BackupCommand
     {
         var cmd = new Command("backup", "back up files and folders into the repository");
         cmd.Arguments.Add(Paths);
-        foreach (Option o in new Option[] { Exclude, ExcludeFile, IExclude, IExcludeFile, Include, ExcludeCaches, ExcludeIfPresent, ExcludeLargerThan, GitIgnore, NoGitIgnore, NoExcludeCaches, Policy, Force, OneFileSystem, Tag, Host, Parent })
+        foreach (Option o in new Option[] { Exclude, ExcludeFile, IExclude, IExcludeFile, Include, ExcludeCaches, ExcludeIfPresent, ExcludeLargerThan, GitIgnore, NoGitIgnore, NoExcludeCaches, Policy, SyncTo, Force, OneFileSystem, Tag, Host, Parent })
         {
             cmd.Options.Add(o);
         }
@@ -48,6 +49,21 @@ internal static class BackupCommand
     {
         bool json = p.GetValue(GlobalOptions.Json);
         bool quiet = p.GetValue(GlobalOptions.Quiet);
+        if (p.GetValue(Policy) is { } named && named.Trim().Equals("sync", StringComparison.OrdinalIgnoreCase))
+        {
+            // The sync policy keeps no repository: it mirrors the folder into --to as plain files (strata sync).
+            string[] syncPaths = p.GetValue(Paths) ?? [];
+            string to = p.GetValue(SyncTo) ?? throw new UserInputException("--policy sync needs --to TARGET (a folder or s3:...): the folder is mirrored there as plain files");
+            if (syncPaths.Length != 1)
+            {
+                throw new UserInputException($"--policy sync mirrors exactly one folder; {syncPaths.Length} paths were given");
+            }
+            return await SyncCommand.RunAsync(p, syncPaths[0], to, dry: false, ct);
+        }
+        if (p.GetValue(SyncTo) is not null)
+        {
+            throw new UserInputException("--to is only for --policy sync");
+        }
         FilterOptions filters = ReadFilters(p);
         SourcePolicy? explicitPolicy = p.GetValue(Policy) is { } pn
             ? SourcePolicies.Parse(pn) ?? throw new UserInputException($"--policy: '{pn}' is not a policy (worm, dedup or none)")

@@ -21,13 +21,17 @@ internal static class SyncCommand
         {
             source, target, dryRun,
         };
-        cmd.SetAction((p, ct) => GlobalOptions.Guard(async () =>
+        cmd.SetAction((p, ct) => GlobalOptions.Guard(() => RunAsync(p, p.GetValue(source)!, p.GetValue(target)!, p.GetValue(dryRun), ct)));
+        return cmd;
+    }
+
+    /// <summary>One sync run; also what `strata backup --policy sync --to TARGET PATH` runs.</summary>
+    internal static async Task<int> RunAsync(ParseResult p, string sourcePath, string dest, bool dry, CancellationToken ct)
+    {
         {
             bool json = p.GetValue(GlobalOptions.Json);
             bool quiet = p.GetValue(GlobalOptions.Quiet);
-            bool dry = p.GetValue(dryRun);
-            string src = Path.GetFullPath(p.GetValue(source)!);
-            string dest = p.GetValue(target)!;
+            string src = Path.GetFullPath(sourcePath);
             await using ISyncTarget t = Open(dest);
             var options = new SyncOptions { DryRun = dry, SkipFolder = t is LocalSyncTarget ? Path.GetFullPath(dest) : null, Parallel = t is S3SyncTarget ? 8 : 2 };
             SyncResult r = await Syncer.RunAsync(src, t, options, null, ct);
@@ -68,8 +72,7 @@ internal static class SyncCommand
             }
             // Exit 3 only for files that could not be read, as backup does; links and FIFOs are never synced.
             return r.Skipped.Any(s => s.IsError) ? ExitCodes.Partial : ExitCodes.Ok;
-        }));
-        return cmd;
+        }
     }
 
     private static ISyncTarget Open(string target)
