@@ -103,7 +103,7 @@ public static class Compactor
                 {
                     foreach (CatalogEntry e in catalog.Entries)
                     {
-                        if (!IsLiveHere(repo, plan, p.Id, e.Id))
+                        if (!IsLiveHere(repo, plan.Live, p.Id, e.Id))
                         {
                             continue;
                         }
@@ -160,6 +160,6 @@ public static class Compactor
     }
 
     /// <summary>The blob is used by a snapshot and this pack is the copy the index reads (the plan's rule for live bytes).</summary>
-    internal static bool IsLiveHere(Repo repo, PrunePlan plan, BlobId pack, BlobId blob) =>
-        plan.Live.Blobs.Contains(blob) && repo.Index.TryGet(blob, out IndexEntry ie) && repo.Index.PackOf(ie).Id == pack;
+    internal static bool IsLiveHere(Repo repo, LiveSet live, BlobId pack, BlobId blob) =>
+        live.Blobs.Contains(blob) && repo.Index.TryGet(blob, out IndexEntry ie) && repo.Index.PackOf(ie).Id == pack;
 }

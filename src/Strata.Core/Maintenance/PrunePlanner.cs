@@ -223,7 +223,7 @@ public static class PrunePlanner
                 storedBlobs += e.StoredLength;
                 bool isLive = p.Kind == PackKind.Band
                     ? bandLive
-                    : live.Blobs.Contains(e.Id) && repo.Index.TryGet(e.Id, out IndexEntry ie) && repo.Index.PackOf(ie).Id == p.Id; // Compactor.IsLiveHere
+                    : Compactor.IsLiveHere(repo, live, p.Id, e.Id);
                 if (isLive)
                 {
                     liveBlobs++;
