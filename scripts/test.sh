@@ -69,7 +69,7 @@ else
 fi
 
 # ---- 2. the servers ------------------------------------------------------------------------------------------
-SERVICES=(radosgw postgres mariadb)
+SERVICES=(radosgw postgres mariadb webdav)
 STARTED=()
 stop_services() {
     local s

@@ -41,6 +41,11 @@ internal static class StoreRegistry
             await using var s3 = (Strata.Stores.S3.S3Store)OpenRemote("s3:", location);
             await s3.CreateBucketIfMissingAsync(ct);
         }
+        if (location.StartsWith(WebDavLocation.Scheme, StringComparison.Ordinal))
+        {
+            await using var dav = (WebDavStore)OpenRemote(WebDavLocation.Scheme, location);
+            await dav.CreateFolderAsync(ct);
+        }
     }
 
     /// <summary>
@@ -70,7 +75,7 @@ internal static class StoreRegistry
         {
             return new LocalStore(location["local:".Length..]);
         }
-        foreach (string scheme in new[] { "s3:", "rest:", "sftp:", "azure:", "gs:", "b2:", "swift:", "rclone:" })
+        foreach (string scheme in new[] { "s3:", "rest:", "webdav:", "sftp:", "azure:", "gs:", "b2:", "swift:", "rclone:" })
         {
             if (location.StartsWith(scheme, StringComparison.Ordinal))
             {
@@ -79,7 +84,7 @@ internal static class StoreRegistry
         }
         if (location.Contains("://", StringComparison.Ordinal))
         {
-            throw new UserInputException($"unknown repository location '{location}': use a folder path or s3:..., rest:..., sftp:..., azure:...");
+            throw new UserInputException($"unknown repository location '{location}': use a folder path or s3:..., rest:..., webdav:..., sftp:..., azure:...");
         }
         return new LocalStore(location);
     }
@@ -88,6 +93,7 @@ internal static class StoreRegistry
     {
         "s3:" => OpenS3(location),
         "rest:" => OpenRest(location),
+        "webdav:" => OpenWebDav(location),
         _ => throw new UserInputException($"repositories of the form '{scheme}...' are not supported by this build yet ({Redact(location)})"),
     };
 
@@ -100,6 +106,18 @@ internal static class StoreRegistry
         catch (ArgumentException e)
         {
             throw new UserInputException($"{Redact(location)}: {e.Message}");
+        }
+    }
+
+    private static IStore OpenWebDav(string location)
+    {
+        try
+        {
+            return WebDavStore.Open(location);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserInputException($"{WebDavLocation.Redact(location)}: {e.Message}");
         }
     }
 
