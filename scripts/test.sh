@@ -5,8 +5,8 @@
 #
 # 1. Debian packages the tests call (attr, time, zstd, git; restic and borgbackup only when a test runs them),
 #    installed with apt-get when missing (needs root then; nothing is installed when all are present).
-# 2. The servers: scripts/services/radosgw.sh (S3), postgres.sh (PostgreSQL on :5433) and mariadb.sh (MariaDB on
-#    :3307), each install + start when its script exists and nothing answers yet. A server this script started is
+# 2. The servers: scripts/services/radosgw.sh (S3), postgres.sh (PostgreSQL on :5433), mariadb.sh (MariaDB on
+#    :3307) and sshd.sh (SFTP on :2222), each install + start when its script exists and nothing answers yet. A server this script started is
 #    stopped when it exits; one already running is left alone. STRATA_REQUIRE_DATABASES=1 is exported, so the
 #    database tests fail (instead of skipping) when their server is down.
 # 3. scripts/install.sh (the build's own packages, then ./build.sh: the Release CLI in out/strata), then
@@ -69,7 +69,7 @@ else
 fi
 
 # ---- 2. the servers ------------------------------------------------------------------------------------------
-SERVICES=(radosgw postgres mariadb webdav)
+SERVICES=(radosgw postgres mariadb webdav sshd)
 STARTED=()
 stop_services() {
     local s

@@ -46,6 +46,11 @@ internal static class StoreRegistry
             await using var dav = (WebDavStore)OpenRemote(WebDavLocation.Scheme, location);
             await dav.CreateFolderAsync(ct);
         }
+        if (location.StartsWith("sftp:", StringComparison.Ordinal))
+        {
+            await using var sftp = (Strata.Stores.Sftp.SftpStore)OpenRemote("sftp:", location);
+            await sftp.CreateRootIfMissingAsync(ct);
+        }
     }
 
     /// <summary>
@@ -94,6 +99,7 @@ internal static class StoreRegistry
         "s3:" => OpenS3(location),
         "rest:" => OpenRest(location),
         "webdav:" => OpenWebDav(location),
+        "sftp:" => OpenSftp(location),
         _ => throw new UserInputException($"repositories of the form '{scheme}...' are not supported by this build yet ({Redact(location)})"),
     };
 
@@ -118,6 +124,18 @@ internal static class StoreRegistry
         catch (ArgumentException e)
         {
             throw new UserInputException($"{WebDavLocation.Redact(location)}: {e.Message}");
+        }
+    }
+
+    private static IStore OpenSftp(string location)
+    {
+        try
+        {
+            return new Strata.Stores.Sftp.SftpStore(Strata.Stores.Sftp.SftpStoreOptions.FromEnvironment(location));
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserInputException($"{Strata.Stores.Sftp.SftpLocation.Redact(location)}: {e.Message}");
         }
     }
 
