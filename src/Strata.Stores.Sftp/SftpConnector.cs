@@ -166,7 +166,7 @@ internal sealed class SftpConnector
         }
         if (_options.Password is not null)
         {
-            parts.Add($"the password from {SftpStoreOptions.PasswordVariable}");
+            parts.Add("a password");
         }
         return string.Join(" and ", parts);
     }

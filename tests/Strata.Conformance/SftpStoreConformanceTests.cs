@@ -216,7 +216,7 @@ public sealed class SftpStoreConformanceTests(SshdFixture sshd) : StoreConforman
         await using SftpStore wrong = Open(sshd.Options(_path) with { KeyFiles = [], Password = "wrong-password-93a1" });
         var e = await Assert.ThrowsAsync<PermanentStoreException>(() => wrong.StatAsync(ObjectName.Config, Ct));
         Assert.StartsWith("login to stratatest@127.0.0.1:2222 refused", e.Message, StringComparison.Ordinal);
-        Assert.Contains("the password from STRATA_SFTP_PASSWORD", e.Message, StringComparison.Ordinal);
+        Assert.Contains("offered a password; set STRATA_SFTP_KEY", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("wrong-password-93a1", e.Message, StringComparison.Ordinal);
     }
 
