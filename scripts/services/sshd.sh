@@ -68,7 +68,7 @@ cmd_install() {
 # The test user, its password and its authorized key (idempotent).
 ensure_user() {
     if ! id "$USER_NAME" >/dev/null 2>&1; then
-        useradd --create-home --shell /bin/sh "$USER_NAME"
+        useradd --create-home --home-dir "/home/$USER_NAME" --shell /bin/sh "$USER_NAME"
     fi
     echo "$USER_NAME:$USER_PASSWORD" | chpasswd
     local home
@@ -159,9 +159,14 @@ cmd_stop() {
     log "stopped"
 }
 
+# Up for this checkout: the server answers and this state folder holds the key and known_hosts the tests read
+# (a server started from another checkout needs a start here first, which adds this checkout's key to it).
 cmd_status() {
-    if answering; then
+    if answering && [ -f "$D/client_ed25519" ] && [ -s "$D/known_hosts" ]; then
         echo "sshd answering on 127.0.0.1:$PORT"
+    elif answering; then
+        echo "sshd answering on 127.0.0.1:$PORT, but $D has no client key or known_hosts yet: run $0 start"
+        return 1
     else
         echo "sshd not answering on 127.0.0.1:$PORT"
         return 1
