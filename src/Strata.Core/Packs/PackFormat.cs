@@ -152,6 +152,44 @@ public static class PackCodec
     public static byte[] OpenBlob(ReadOnlySpan<byte> sealedBlob, CatalogEntry entry, Aead packAead, MasterKeys keys, string where) =>
         OpenBlobWithPayload(sealedBlob, entry, packAead, keys, where).Plain;
 
+    /// <summary>
+    /// Like <see cref="OpenBlob"/> without allocating: <paramref name="scratch"/> (at least sealed - Overhead bytes) takes
+    /// the decrypted payload and <paramref name="plain"/> (at least <see cref="CatalogEntry.RawLength"/> bytes) the blob.
+    /// Returns the blob's length in <paramref name="plain"/>. Same checks and messages as <see cref="OpenBlob"/>.
+    /// </summary>
+    public static int OpenBlobInto(ReadOnlySpan<byte> sealedBlob, CatalogEntry entry, Aead packAead, MasterKeys keys, string where, Span<byte> scratch, Span<byte> plain)
+    {
+        Span<byte> idBytes = stackalloc byte[BlobId.Size];
+        entry.Id.Write(idBytes);
+        int payloadLength = sealedBlob.Length - Aead.Overhead;
+        Span<byte> payload = entry.Compressed ? scratch : plain;
+        if (payloadLength < 0 || !packAead.TryOpen(sealedBlob, idBytes, payload))
+        {
+            throw new CorruptionException($"{where}: blob {entry.Id.Short} fails authentication (damaged)");
+        }
+        int n = payloadLength;
+        if (entry.Compressed)
+        {
+            try
+            {
+                n = Compression.ZstdDecompressor.ForThread.Decompress(payload[..payloadLength], plain[..entry.RawLength]);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new CorruptionException($"{where}: blob {entry.Id.Short} does not decompress: {e.Message}");
+            }
+            if (n != entry.RawLength)
+            {
+                throw new CorruptionException($"{where}: blob {entry.Id.Short} decompresses to {n} bytes, the catalog says {entry.RawLength}");
+            }
+        }
+        if (keys.IdOf(plain[..n]) != entry.Id)
+        {
+            throw new CorruptionException($"{where}: blob {entry.Id.Short} does not match its id");
+        }
+        return n;
+    }
+
     /// <summary>Like <see cref="OpenBlob"/>, and also returns the stored payload (zstd frame or raw), so it can be sealed again unchanged.</summary>
     public static (byte[] Payload, byte[] Plain) OpenBlobWithPayload(ReadOnlySpan<byte> sealedBlob, CatalogEntry entry, Aead packAead, MasterKeys keys, string where)
     {

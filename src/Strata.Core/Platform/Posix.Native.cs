@@ -203,6 +203,18 @@ public static unsafe partial class Posix
     [LibraryImport(Libc, EntryPoint = "utimensat", SetLastError = true)]
     private static partial int SysUtimensat(int dirfd, byte* path, Timespec* times, int flags);
 
+    [LibraryImport(Libc, EntryPoint = "fchown", SetLastError = true)]
+    private static partial int SysFchown(SafeFileHandle fd, uint uid, uint gid);
+
+    [LibraryImport(Libc, EntryPoint = "fchmod", SetLastError = true)]
+    private static partial int SysFchmod(SafeFileHandle fd, uint mode);
+
+    [LibraryImport(Libc, EntryPoint = "futimens", SetLastError = true)]
+    private static partial int SysFutimens(SafeFileHandle fd, Timespec* times);
+
+    [LibraryImport(Libc, EntryPoint = "fsetxattr", SetLastError = true)]
+    private static partial int SysFsetxattr(SafeFileHandle fd, byte* name, byte* value, nuint size, int flags);
+
     [LibraryImport(Libc, EntryPoint = "geteuid")]
     private static partial uint SysGeteuid();
 

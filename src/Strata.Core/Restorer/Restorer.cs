@@ -249,11 +249,11 @@ public sealed class Restorer
 
     private async Task WalkAsync(Tree tree, byte[] dir, string display, bool selectedParent, ChannelWriter<(byte[], Node, string)> files, CancellationToken ct)
     {
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var seen = new HashSet<byte[]>(ByteArrayComparer.Instance);
         foreach (Node node in tree.Nodes)
         {
             string childDisplay = display + "/" + node.DisplayName;
-            if (!RestoreSelection.IsSafeName(node.Name) || !seen.Add(Convert.ToBase64String(node.Name)))
+            if (!RestoreSelection.IsSafeName(node.Name) || !seen.Add(node.Name))
             {
                 _failures.Enqueue(new RestoreFailure(childDisplay, "refused: the entry's name would escape the target folder or repeats a name"));
                 continue;
@@ -353,12 +353,12 @@ public sealed class Restorer
         }
     }
 
-    private readonly HashSet<string> _made = new(StringComparer.Ordinal);
+    // Folders this restore made or found (walker thread only): a file's parent in here needs no lstat.
+    private readonly HashSet<byte[]> _made = new(ByteArrayComparer.Instance);
 
     private void EnsureDir(byte[] path)
     {
-        string key = Convert.ToBase64String(path);
-        if (_made.Add(key))
+        if (_made.Add(path))
         {
             if (Posix.TryLStat(path, out FileStat st, out _) && st.Kind != FileKind.Directory)
             {
@@ -374,11 +374,17 @@ public sealed class Restorer
         if (slash > 0)
         {
             byte[] parent = path[..slash];
-            if (!Posix.TryLStat(parent, out _, out _))
+            if (_made.Contains(parent))
             {
-                EnsureParents(parent);
-                EnsureDir(parent);
+                return;
             }
+            if (Posix.TryLStat(parent, out _, out _))
+            {
+                _made.Add(parent);
+                return;
+            }
+            EnsureParents(parent);
+            EnsureDir(parent);
         }
     }
 
@@ -390,22 +396,41 @@ public sealed class Restorer
         }
     }
 
+    /// <summary>
+    /// Creates the file without following a symlink; whatever is in the way (an earlier restore's file, a symlink, a
+    /// device) is removed first. The common case, a path that does not exist yet, costs one open.
+    /// </summary>
+    private static Microsoft.Win32.SafeHandles.SafeFileHandle CreateFile(byte[] path)
+    {
+        try
+        {
+            return Posix.CreateNew(path, 384 /* 0600 */);
+        }
+        catch (PosixException e) when (e.Errno == 17 /* EEXIST */)
+        {
+            RemoveExisting(path);
+            return Posix.CreateNew(path, 384 /* 0600 */);
+        }
+    }
+
     private async Task RestoreFileAsync(byte[] path, Node node, string display, CancellationToken ct)
     {
         try
         {
-            RemoveExisting(path);
-            using (var h = Posix.CreateNew(path, 384 /* 0600 */))
+            using (var h = CreateFile(path))
             {
                 long written = 0;
                 int extent = 0;
                 long extentPos = 0;
                 foreach (BlobId id in node.Content)
                 {
-                    byte[] data = await _repo.ReadBlobAsync(id, ct).ConfigureAwait(false);
+                    using PooledBlob blob = await _repo.ReadBlobPooledAsync(id, ct).ConfigureAwait(false);
+                    ReadOnlySpan<byte> data = blob.Span;
+                    // Synchronous writes: this already runs on a worker, and an async write to a file opened without
+                    // O_DIRECT/io_uring would only queue the same pwrite to another pool thread.
                     if (node.Extents.Count == 0)
                     {
-                        await RandomAccess.WriteAsync(h, data, written, ct).ConfigureAwait(false);
+                        RandomAccess.Write(h, data, written);
                         written += data.Length;
                     }
                     else
@@ -415,7 +440,7 @@ public sealed class Restorer
                         {
                             Extent e = node.Extents[extent];
                             int n = (int)Math.Min(data.Length - at, e.Length - extentPos);
-                            await RandomAccess.WriteAsync(h, data.AsMemory(at, n), e.Offset + extentPos, ct).ConfigureAwait(false);
+                            RandomAccess.Write(h, data.Slice(at, n), e.Offset + extentPos);
                             at += n;
                             extentPos += n;
                             written += n;
@@ -432,8 +457,9 @@ public sealed class Restorer
                     Posix.FTruncate(h, node.Size);
                 }
                 Interlocked.Add(ref _bytes, written);
+                // Metadata through the open file (no path lookups); the mtime is still set after every byte is written.
+                ApplyMetadata(h, node, display);
             }
-            ApplyMetadata(path, node);
             Interlocked.Increment(ref _files);
             _progress.File(node.Size);
         }
@@ -442,6 +468,31 @@ public sealed class Restorer
             _failures.Enqueue(new RestoreFailure(display, e.Message));
         }
     }
+
+    private void ApplyMetadata(Microsoft.Win32.SafeHandles.SafeFileHandle h, Node node, string display)
+    {
+        foreach (Xattr x in node.Xattrs)
+        {
+            try
+            {
+                Posix.FSetXattr(h, x.Name, x.Value, display);
+            }
+            catch (PosixException e) when (e.IsPermissionDenied || e.Errno == 95)
+            {
+                // not permitted here (e.g. trusted.* as a normal user, or no xattr support): contents still restored
+            }
+        }
+        if (_options.RestoreOwners)
+        {
+            Posix.FChown(h, OwnerUid(node), OwnerGid(node), display);
+        }
+        Posix.FChmod(h, node.Mode, display);
+        Posix.FSetTimes(h, node.ATimeNs, node.MTimeNs, display);
+    }
+
+    private static uint OwnerUid(Node node) => (node.User.Length > 0 ? Posix.UserId(node.User) : null) ?? node.Uid;
+
+    private static uint OwnerGid(Node node) => (node.Group.Length > 0 ? Posix.GroupId(node.Group) : null) ?? node.Gid;
 
     private void ApplyMetadata(byte[] path, Node node)
     {
@@ -458,14 +509,27 @@ public sealed class Restorer
         }
         if (_options.RestoreOwners)
         {
-            uint uid = (node.User.Length > 0 ? Posix.UserId(node.User) : null) ?? node.Uid;
-            uint gid = (node.Group.Length > 0 ? Posix.GroupId(node.Group) : null) ?? node.Gid;
-            Posix.LChown(path, uid, gid);
+            Posix.LChown(path, OwnerUid(node), OwnerGid(node));
         }
         if (node.Kind != FileKind.Symlink)
         {
             Posix.Chmod(path, node.Mode);
         }
         Posix.SetTimes(path, node.ATimeNs, node.MTimeNs);
+    }
+}
+
+/// <summary>Byte-wise equality for paths held as byte arrays.</summary>
+internal sealed class ByteArrayComparer : IEqualityComparer<byte[]>
+{
+    public static readonly ByteArrayComparer Instance = new();
+
+    public bool Equals(byte[]? x, byte[]? y) => ReferenceEquals(x, y) || (x is not null && y is not null && x.AsSpan().SequenceEqual(y));
+
+    public int GetHashCode(byte[] obj)
+    {
+        var h = new HashCode();
+        h.AddBytes(obj);
+        return h.ToHashCode();
     }
 }
