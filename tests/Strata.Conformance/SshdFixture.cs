@@ -174,8 +174,9 @@ public sealed class OwnSshd : IDisposable
             port = ((IPEndPoint)probe.LocalEndpoint).Port;
         }
         string knownHosts = Path.Combine(Path.GetTempPath(), $"strata-known-hosts-{Guid.NewGuid():N}");
-        string[] line = sshd.HostKeyLine.Split(' ');
-        await File.WriteAllTextAsync(knownHosts, $"[{SshdFixture.Host}]:{port} {line[1]} {line[2]}\n");
+        // The host key this sshd_config names (the service's own may be another checkout's).
+        string[] key = (await File.ReadAllTextAsync(Path.Combine(SshdFixture.StateDir, "ssh_host_ed25519_key.pub"))).Split(' ');
+        await File.WriteAllTextAsync(knownHosts, $"[{SshdFixture.Host}]:{port} {key[0]} {key[1]}\n");
         var start = new ProcessStartInfo("/usr/sbin/sshd")
         {
             ArgumentList = { "-D", "-f", sshd.SshdConfig, "-o", $"Port={port}", "-o", "PidFile=none", "-E", knownHosts + ".log" },
