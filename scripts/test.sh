@@ -69,7 +69,7 @@ else
 fi
 
 # ---- 2. the servers ------------------------------------------------------------------------------------------
-SERVICES=(radosgw postgres mariadb webdav sshd)
+SERVICES=(radosgw postgres mariadb webdav sshd azurite)
 STARTED=()
 stop_services() {
     local s

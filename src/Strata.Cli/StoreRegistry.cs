@@ -29,8 +29,43 @@ internal static class StoreRegistry
             var options = s3.Options with { ColdStorageClass = storage.ColdClass, StageWarm = storage.StageWarm };
             return new RetryingStore(new LimitingStore(new Strata.Stores.S3.S3Store(options)));
         }
+        if (store.Find<Strata.Stores.Azure.AzureStore>() is { } azure)
+        {
+            string tier = Strata.Stores.Azure.AzureStoreOptions.TierForColdClass(storage.ColdClass)
+                ?? throw new UserInputException($"the repository's cold class '{storage.ColdClass}' is not an Azure tier ({string.Join(", ", Strata.Stores.Azure.AzureStoreOptions.ColdTiers)})");
+            if (azure.Options.ColdTier != tier || azure.Options.StageWarm != storage.StageWarm)
+            {
+                return new RetryingStore(new LimitingStore(azure.WithOptions(o => o with { ColdTier = tier, StageWarm = storage.StageWarm })));
+            }
+        }
         _ = location;
         return store;
+    }
+
+    /// <summary>
+    /// The cold class a new repository at <paramref name="location"/> records: on Azure an access tier (Archive, Cold,
+    /// Cool, Hot; S3's names map to their nearest tier), elsewhere an S3 class (Azure's names map the other way).
+    /// </summary>
+    public static string ColdClassFor(string location, string coldClass, string option = "--cold-class")
+    {
+        string? tier = Strata.Stores.Azure.AzureStoreOptions.TierForColdClass(coldClass);
+        if (location.StartsWith("azure:", StringComparison.Ordinal))
+        {
+            return tier ?? throw new UserInputException($"{option}: '{coldClass}' is not an Azure tier: {string.Join(", ", Strata.Stores.Azure.AzureStoreOptions.ColdTiers)}");
+        }
+        string upper = coldClass.ToUpperInvariant();
+        if (StorageParameters.ColdClasses.Contains(upper))
+        {
+            return upper;
+        }
+        return tier switch
+        {
+            "Archive" => "DEEP_ARCHIVE",
+            "Cold" => "GLACIER_IR",
+            "Cool" => "STANDARD_IA",
+            "Hot" => "STANDARD",
+            _ => throw new UserInputException($"{option}: '{coldClass}' is not one of {string.Join(", ", StorageParameters.ColdClasses)}"),
+        };
     }
 
     /// <summary>Prepares a new repository's location (creates the S3 bucket if missing).</summary>
@@ -50,6 +85,11 @@ internal static class StoreRegistry
         {
             await using var sftp = (Strata.Stores.Sftp.SftpStore)OpenRemote("sftp:", location);
             await sftp.CreateRootIfMissingAsync(ct);
+        }
+        if (location.StartsWith("azure:", StringComparison.Ordinal))
+        {
+            await using var azure = (Strata.Stores.Azure.AzureStore)OpenRemote("azure:", location);
+            await azure.CreateContainerIfMissingAsync(ct);
         }
     }
 
@@ -100,6 +140,7 @@ internal static class StoreRegistry
         "rest:" => OpenRest(location),
         "webdav:" => OpenWebDav(location),
         "sftp:" => OpenSftp(location),
+        "azure:" => OpenAzure(location),
         _ => throw new UserInputException($"repositories of the form '{scheme}...' are not supported by this build yet ({Redact(location)})"),
     };
 
@@ -152,6 +193,19 @@ internal static class StoreRegistry
             throw new UserInputException($"{Redact(location)}: {e.Message}");
         }
         return new Strata.Stores.S3.S3Store(options);
+    }
+
+    /// <summary>azure:CONTAINER:/PATH with AZURE_ACCOUNT_NAME, AZURE_ACCOUNT_KEY or AZURE_ACCOUNT_SAS, AZURE_ENDPOINT_SUFFIX, STRATA_AZURE_ENDPOINT.</summary>
+    private static IStore OpenAzure(string location)
+    {
+        try
+        {
+            return new Strata.Stores.Azure.AzureStore(Strata.Stores.Azure.AzureConnection.FromEnvironment(location, Environment.GetEnvironmentVariable));
+        }
+        catch (ArgumentException e)
+        {
+            throw new UserInputException($"{location}: {e.Message}");
+        }
     }
 
     public static string Redact(string location)

@@ -30,6 +30,8 @@ public sealed class AzureStore : IStore, IColdTransition
     private readonly BlobContainerClient _container;
     private readonly string _prefix;
     private readonly string _endpoint;
+    private readonly StorageSharedKeyCredential? _sharedKey;
+    private readonly AzureSasCredential? _sas;
     private volatile bool _containerSeen;
 
     public AzureStore(AzureConnection connection)
@@ -42,6 +44,8 @@ public sealed class AzureStore : IStore, IColdTransition
     {
         options.Validate();
         _options = options;
+        _sharedKey = sharedKey;
+        _sas = sas;
         _prefix = options.NormalizedPrefix;
         _endpoint = $"{options.ServiceUri.Scheme}://{options.ServiceUri.Authority}{options.ServiceUri.AbsolutePath.TrimEnd('/')}";
         Location = $"azure:{options.Container}:/{_prefix.TrimEnd('/')}";
@@ -62,6 +66,9 @@ public sealed class AzureStore : IStore, IColdTransition
     public string Location { get; }
 
     public AzureStoreOptions Options => _options;
+
+    /// <summary>The same container and credentials with other tier settings (a repository's config chooses them).</summary>
+    public AzureStore WithOptions(Func<AzureStoreOptions, AzureStoreOptions> change) => new(change(_options), _sharedKey, _sas);
 
     public StoreProperties Properties => new(
         Connections: _options.Connections,

@@ -18,7 +18,7 @@ internal static class InitCommand
 
     private static readonly Option<string> ColdClass = new("--cold-class")
     {
-        Description = "storage class for data packs on S3: DEEP_ARCHIVE (default), GLACIER, GLACIER_IR, STANDARD_IA, ONEZONE_IA, STANDARD",
+        Description = "storage class for data packs on S3: DEEP_ARCHIVE (default), GLACIER, GLACIER_IR, STANDARD_IA, ONEZONE_IA, STANDARD; on Azure an access tier: Archive (default), Cold, Cool, Hot",
         DefaultValueFactory = _ => "DEEP_ARCHIVE",
     };
 
@@ -55,6 +55,7 @@ internal static class InitCommand
     private static async Task<int> RunAsync(ParseResult p, CancellationToken ct)
     {
         string location = GlobalOptions.RepoLocation(p);
+        string coldClass = StoreRegistry.ColdClassFor(location, p.GetValue(ColdClass)!);
         int? lockDays = p.GetValue(ObjectLock);
         string lockMode = p.GetValue(ObjectLockMode)!.ToUpperInvariant();
         if (lockDays is { } days)
@@ -117,11 +118,6 @@ internal static class InitCommand
             }
         }
         long? packSize = p.GetValue(PackSize) is { } ps ? Units.ParseSize(ps, "--pack-size") : null;
-        string coldClass = p.GetValue(ColdClass)!.ToUpperInvariant();
-        if (!StorageParameters.ColdClasses.Contains(coldClass))
-        {
-            throw new UserInputException($"--cold-class: '{coldClass}' is not one of {string.Join(", ", StorageParameters.ColdClasses)}");
-        }
         var config = RepoConfig.CreateNew(DateTimeOffset.UtcNow, packSize, new StorageParameters(coldClass, p.GetValue(StageWarm), lockDays, lockDays is null ? null : lockMode));
         await using Repo repo = await Repo.InitAsync(store, password, config, MasterKeys.CreateNew(), TimeProvider.System, ct);
         if (!p.GetValue(GlobalOptions.Quiet))

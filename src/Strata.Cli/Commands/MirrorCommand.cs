@@ -39,11 +39,8 @@ internal static class MirrorCommand
     /// <summary>The mirror's store (an S3 bucket is created if missing); data packs go to the cold class.</summary>
     public static async Task<IStore> OpenTargetAsync(string to, RepoConfig config, string? coldClass, CancellationToken ct)
     {
-        string cold = coldClass ?? config.Storage.ColdClass;
-        if (!StorageParameters.ColdClasses.Contains(cold))
-        {
-            throw new UserInputException($"--cold-class: '{cold}' is not one of {string.Join(", ", StorageParameters.ColdClasses)}");
-        }
+        // An Azure tier and an S3 class name each other's nearest equivalent, so a mirror may cross providers.
+        string cold = StoreRegistry.ColdClassFor(to, coldClass ?? config.Storage.ColdClass);
         await StoreRegistry.PrepareForInitAsync(to, ct);
         // Each object is checked against its name before it is written, so the mirror needs no warm staging.
         return StoreRegistry.ApplyStorage(StoreRegistry.Open(to), to, config.Storage with { ColdClass = cold, StageWarm = false });
