@@ -5,7 +5,8 @@
 # but rehydrates at once: a thaw is not emulated. npm azurite@3.37.0 is installed into the state folder
 #   ${STRATA_SERVICES_DIR:-<repo>/.services}/azurite
 # (node and npm come from apt when missing). Usage: azurite.sh install | start | stop | status
-# Costs: install downloads about 40 MB from npm (~20 s); start takes ~3 s.
+# Costs: install fills about 360 MB of node_modules from npm (~70 s); start takes ~3 s. Azurite 3.37 asks for node >= 22
+# in its package.json but runs on node 20 here; npm only warns about it.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
