@@ -77,7 +77,7 @@ public sealed class WebDavStoreUnitTests
 
     private readonly List<HttpRequestMessage> _requests = [];
 
-    private WebDavStore Open(Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> answer, string url = "webdav:http://u:SECRET-PW@nas.test/repo", TimeSpan? timeout = null) =>
+    private WebDavStore Open(Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> answer, string url = "webdav:http://u:SECRET-PW@nas.test/repo", TimeSpan? transferTimeout = null, TimeSpan? requestTimeout = null) =>
         new(WebDavLocation.Parse(url, Env(NoEnvironment)), new Canned((request, ct) =>
         {
             lock (_requests)
@@ -85,7 +85,7 @@ public sealed class WebDavStoreUnitTests
                 _requests.Add(request);
             }
             return answer(request, ct);
-        }), timeout);
+        }), transferTimeout, requestTimeout);
 
     private WebDavStore Open(Func<HttpRequestMessage, HttpResponseMessage> answer, string url = "webdav:http://u:SECRET-PW@nas.test/repo") =>
         Open((r, _) => Task.FromResult(answer(r)), url);
@@ -181,10 +181,15 @@ public sealed class WebDavStoreUnitTests
             await Assert.ThrowsAsync<TransientStoreException>(() => busy.StatAsync(Index, default));
             await Assert.ThrowsAsync<TransientStoreException>(() => busy.DeleteAsync(Index, default));
         }
-        await using (WebDavStore silent = Open(async (_, ct) => { await Task.Delay(Timeout.Infinite, ct); return Status(HttpStatusCode.OK); }, timeout: TimeSpan.FromMilliseconds(200)))
+        await using (WebDavStore silent = Open(async (_, ct) => { await Task.Delay(Timeout.Infinite, ct); return Status(HttpStatusCode.OK); },
+            transferTimeout: TimeSpan.FromMilliseconds(300), requestTimeout: TimeSpan.FromMilliseconds(200)))
         {
             var e = await Assert.ThrowsAsync<TransientStoreException>(() => silent.StatAsync(Index, default));
             Assert.Equal("stat index/0123abcdef at webdav:http://u@nas.test/repo/: no answer within 0.2 s", e.Message);
+            e = await Assert.ThrowsAsync<TransientStoreException>(() => silent.ReadAsync(Index, 0, new byte[1], default));
+            Assert.Equal("read index/0123abcdef at webdav:http://u@nas.test/repo/: no answer within 0.3 s", e.Message);
+            using var cancelled = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => silent.StatAsync(Index, cancelled.Token));
         }
         await using (WebDavStore refused = Open(_ => Status(HttpStatusCode.Unauthorized)))
         {

@@ -33,13 +33,16 @@ public sealed class WebDavStore : IStore
 
     private readonly HttpClient _http;
     private readonly WebDavLocation _location;
+    private readonly TimeSpan _requestTimeout;
 
     /// <summary>Folders (relative to the base, without a trailing '/') known to exist, so each is created at most once per process.</summary>
     private readonly ConcurrentDictionary<string, bool> _folders = new(StringComparer.Ordinal);
 
-    /// <param name="timeout">How long one request may take before it counts as a transient failure.</param>
-    public WebDavStore(WebDavLocation location, HttpMessageHandler? handler = null, TimeSpan? timeout = null)
+    /// <param name="transferTimeout">How long an upload (PUT) or a read (GET, until its headers) may take before it counts as a transient failure.</param>
+    /// <param name="requestTimeout">The same for the small requests (PROPFIND, MKCOL, MOVE, DELETE), so a server that hangs is noticed soon.</param>
+    public WebDavStore(WebDavLocation location, HttpMessageHandler? handler = null, TimeSpan? transferTimeout = null, TimeSpan? requestTimeout = null)
     {
+        _requestTimeout = requestTimeout ?? TimeSpan.FromMinutes(2);
         _location = location;
         Location = location.Display;
         _http = new HttpClient(handler ?? new SocketsHttpHandler
@@ -51,7 +54,7 @@ public sealed class WebDavStore : IStore
             AllowAutoRedirect = false,
         })
         {
-            Timeout = timeout ?? TimeSpan.FromMinutes(30),
+            Timeout = transferTimeout ?? TimeSpan.FromMinutes(30),
         };
         if (location.User is not null)
         {
@@ -81,11 +84,19 @@ public sealed class WebDavStore : IStore
 
     // ---------------------------------------------------------------- HTTP plumbing
 
+    /// <summary>Sends a request; a transfer (PUT, GET) may take the client's timeout, anything else <see cref="_requestTimeout"/>.</summary>
     private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, string what, CancellationToken ct, HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
     {
+        bool transfer = request.Method == HttpMethod.Put || request.Method == HttpMethod.Get;
+        TimeSpan limit = transfer ? _http.Timeout : _requestTimeout;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        if (!transfer)
+        {
+            timeout.CancelAfter(_requestTimeout);
+        }
         try
         {
-            return await _http.SendAsync(request, completion, ct).ConfigureAwait(false);
+            return await _http.SendAsync(request, completion, timeout.Token).ConfigureAwait(false);
         }
         catch (HttpRequestException e)
         {
@@ -97,7 +108,7 @@ public sealed class WebDavStore : IStore
         }
         catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
         {
-            throw new TransientStoreException($"{what} at {Location}: no answer within {_http.Timeout.TotalSeconds:0.#} s", e);
+            throw new TransientStoreException($"{what} at {Location}: no answer within {limit.TotalSeconds:0.#} s", e);
         }
     }
 
