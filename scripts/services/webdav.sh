@@ -47,13 +47,16 @@ cmd_install() {
         apt-get install -y -q "${PACKAGES[@]}"
     fi
     installed || { log "packages installed but apache2, htpasswd or mod_dav_fs is still missing"; return 1; }
-    # The package starts (and enables) the distribution's own apache on port 80. This script installed it only for
-    # its binary and modules, so it stops that service again; our server runs from its own config file.
-    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-        systemctl disable --now apache2 >/dev/null 2>&1 || true
-    elif [ -x /etc/init.d/apache2 ]; then
-        /etc/init.d/apache2 stop >/dev/null 2>&1 || true
-    fi
+    # The package starts (and enables) the distribution's own apache on port 80 and its cache cleaner. This script
+    # installed it only for its binary and modules, so it stops those services again; ours runs from its own config.
+    local unit
+    for unit in apache2 apache-htcacheclean; do
+        if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+            systemctl disable --now "$unit" >/dev/null 2>&1 || true
+        elif [ -x "/etc/init.d/$unit" ]; then
+            "/etc/init.d/$unit" stop >/dev/null 2>&1 || true
+        fi
+    done
 }
 
 write_config() {
