@@ -204,7 +204,9 @@ internal static class StoreRegistry
         }
         catch (ArgumentException e)
         {
-            throw new UserInputException($"{location}: {e.Message}");
+            // The message is for people: without .NET's " (Parameter 'env')" suffix.
+            string message = e.ParamName is { } p ? e.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : e.Message;
+            throw new UserInputException($"{location}: {message}");
         }
     }
 

@@ -165,6 +165,7 @@ public sealed class AzureEndToEndTests : IDisposable
 
         CliResult missing = await Cli.RunAsync(["--repo", repo, "snapshots"], Env(key: null));
         CliAssert.FailsCleanly(2, missing, "AZURE_ACCOUNT_NAME", "AZURE_ACCOUNT_KEY", "AZURE_ACCOUNT_SAS");
+        Assert.DoesNotContain("(Parameter", missing.Stderr, StringComparison.Ordinal);
 
         CliResult badName = await Cli.RunAsync(["--repo", "azure:Bad_Name:/", "snapshots"], Env());
         CliAssert.FailsCleanly(2, badName, "'Bad_Name' is not a valid container name");
