@@ -66,7 +66,7 @@ public sealed partial class Archiver
     private readonly ConcurrentDictionary<BlobId, byte> _pending = new();
     /// <summary>
     /// Files between the walker and the sequencer. Bounds how far workers run ahead of the sequencer, and so the
-    /// chunk buffers waiting for it: at most this many files, each holding at most its channel's 6 chunks.
+    /// chunk buffers waiting for it: at most this many files, each holding at most its channel's 2 chunks plus the one its worker is emitting.
     /// </summary>
     private readonly SemaphoreSlim _inFlight = new(12);
     private readonly List<IndexSegment.PackEntries> _written = [];
@@ -619,7 +619,7 @@ public sealed partial class Archiver
         public FileStat Stat { get; } = stat;
         /// <summary>Replaced by a tree source's worker with what the read found (before the chunks complete).</summary>
         public Node Node { get; set; } = node;
-        public Channel<Chunk> Chunks { get; } = Channel.CreateBounded<Chunk>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
+        public Channel<Chunk> Chunks { get; } = Channel.CreateBounded<Chunk>(new BoundedChannelOptions(2) { SingleReader = true, SingleWriter = true });
         public TaskCompletionSource<Node?> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public string? Error { get; set; }
         /// <summary>Counted as new (else as changed) when queued; a file that then cannot be read is uncounted.</summary>
@@ -759,10 +759,11 @@ public sealed partial class Archiver
         }
         if (tryCompress)
         {
-            int bound = Compression.ZstdCompressor.Bound(data.Length);
-            byte[] output = BlobBuffers.Pool.Rent(bound);
-            int n = compressor.Compress(data, output);
-            if (n < data.Length - (data.Length / 64))
+            // Only a frame under the data's size is kept, so the output buffer need not hold zstd's worst case: an
+            // 8 MiB chunk then rents an 8 MiB buffer, not a 16 MiB one (peak memory of a backup).
+            byte[] output = BlobBuffers.Pool.Rent(data.Length);
+            int n = compressor.TryCompress(data, output.AsSpan(0, data.Length));
+            if (n >= 0 && n < data.Length - (data.Length / 64))
             {
                 return (output, n, true);
             }

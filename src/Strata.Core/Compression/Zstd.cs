@@ -45,6 +45,30 @@ public sealed class ZstdCompressor : IDisposable
         }
     }
 
+    /// <summary>
+    /// Compresses into <paramref name="destination"/>, which may be smaller than <see cref="Bound"/>; returns -1 when the
+    /// frame does not fit. With a destination the size of the source this asks "does it compress?" without a buffer
+    /// larger than the data.
+    /// </summary>
+    public unsafe int TryCompress(ReadOnlySpan<byte> source, Span<byte> destination)
+    {
+        if (_managed is not null)
+        {
+            if (destination.Length >= Bound(source.Length))
+            {
+                return _managed.Wrap(source, destination);
+            }
+            // ZstdSharp's TryWrap reports a destination that is too small as false.
+            return _managed.TryWrap(source, destination, out int written) ? written : -1;
+        }
+        fixed (byte* src = source)
+        fixed (byte* dst = destination)
+        {
+            nuint n = NativeZstd.ZSTD_compressCCtx(_ctx, dst, (nuint)destination.Length, src, (nuint)source.Length, _level);
+            return NativeZstd.ZSTD_isError(n) != 0 ? -1 : (int)n;
+        }
+    }
+
     public byte[] Compress(ReadOnlySpan<byte> source)
     {
         byte[] output = new byte[Bound(source.Length)];

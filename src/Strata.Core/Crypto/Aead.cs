@@ -60,6 +60,26 @@ public sealed class Aead : IDisposable
         }
     }
 
+    /// <summary>Opens a sealed message in place: the plaintext replaces the ciphertext (after the nonce). False when altered.</summary>
+    public bool TryOpenInPlace(Span<byte> sealedMessage, ReadOnlySpan<byte> associatedData)
+    {
+        if (sealedMessage.Length < Overhead)
+        {
+            return false;
+        }
+        int n = sealedMessage.Length - Overhead;
+        Span<byte> text = sealedMessage.Slice(NonceSize, n);
+        try
+        {
+            _gcm.Decrypt(sealedMessage[..NonceSize], text, sealedMessage.Slice(NonceSize + n, TagSize), text, associatedData);
+            return true;
+        }
+        catch (AuthenticationTagMismatchException)
+        {
+            return false;
+        }
+    }
+
     public byte[]? TryOpen(ReadOnlySpan<byte> sealedMessage, ReadOnlySpan<byte> associatedData)
     {
         if (sealedMessage.Length < Overhead)

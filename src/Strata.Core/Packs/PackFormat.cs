@@ -153,26 +153,27 @@ public static class PackCodec
         OpenBlobWithPayload(sealedBlob, entry, packAead, keys, where).Plain;
 
     /// <summary>
-    /// Like <see cref="OpenBlob"/> without allocating: <paramref name="scratch"/> (at least sealed - Overhead bytes) takes
-    /// the decrypted payload and <paramref name="plain"/> (at least <see cref="CatalogEntry.RawLength"/> bytes) the blob.
-    /// Returns the blob's length in <paramref name="plain"/>. Same checks and messages as <see cref="OpenBlob"/>.
+    /// Like <see cref="OpenBlob"/> without allocating: decrypts <paramref name="sealedBlob"/> in place (the payload then
+    /// sits after the nonce) and, for a compressed blob, decompresses into <paramref name="plain"/> (at least
+    /// <see cref="CatalogEntry.RawLength"/> bytes). Returns the blob's length: in <paramref name="plain"/> when compressed,
+    /// else at <paramref name="sealedBlob"/>[<see cref="Aead.NonceSize"/>..]. Same checks and messages as <see cref="OpenBlob"/>.
     /// </summary>
-    public static int OpenBlobInto(ReadOnlySpan<byte> sealedBlob, CatalogEntry entry, Aead packAead, MasterKeys keys, string where, Span<byte> scratch, Span<byte> plain)
+    public static int OpenBlobInPlace(Span<byte> sealedBlob, CatalogEntry entry, Aead packAead, MasterKeys keys, string where, Span<byte> plain)
     {
         Span<byte> idBytes = stackalloc byte[BlobId.Size];
         entry.Id.Write(idBytes);
-        int payloadLength = sealedBlob.Length - Aead.Overhead;
-        Span<byte> payload = entry.Compressed ? scratch : plain;
-        if (payloadLength < 0 || !packAead.TryOpen(sealedBlob, idBytes, payload))
+        if (!packAead.TryOpenInPlace(sealedBlob, idBytes))
         {
             throw new CorruptionException($"{where}: blob {entry.Id.Short} fails authentication (damaged)");
         }
-        int n = payloadLength;
+        Span<byte> payload = sealedBlob.Slice(Aead.NonceSize, sealedBlob.Length - Aead.Overhead);
+        Span<byte> result = payload;
         if (entry.Compressed)
         {
+            int n;
             try
             {
-                n = Compression.ZstdDecompressor.ForThread.Decompress(payload[..payloadLength], plain[..entry.RawLength]);
+                n = Compression.ZstdDecompressor.ForThread.Decompress(payload, plain[..entry.RawLength]);
             }
             catch (InvalidDataException e)
             {
@@ -182,12 +183,13 @@ public static class PackCodec
             {
                 throw new CorruptionException($"{where}: blob {entry.Id.Short} decompresses to {n} bytes, the catalog says {entry.RawLength}");
             }
+            result = plain[..n];
         }
-        if (keys.IdOf(plain[..n]) != entry.Id)
+        if (keys.IdOf(result) != entry.Id)
         {
             throw new CorruptionException($"{where}: blob {entry.Id.Short} does not match its id");
         }
-        return n;
+        return result.Length;
     }
 
     /// <summary>Like <see cref="OpenBlob"/>, and also returns the stored payload (zstd frame or raw), so it can be sealed again unchanged.</summary>

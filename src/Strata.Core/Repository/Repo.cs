@@ -295,27 +295,36 @@ public sealed class Repo : IAsyncDisposable
         }
         PackRecord pack = Index.PackOf(e);
         byte[] key = await PackKeyAsync(pack, ct).ConfigureAwait(false);
-        byte[] sealedBlob = ArrayPool<byte>.Shared.Rent(e.StoredLength);
-        byte[]? scratch = null;
-        byte[] plain = ArrayPool<byte>.Shared.Rent(Math.Max(e.RawLength, e.StoredLength));
+        byte[]? sealedBlob = ArrayPool<byte>.Shared.Rent(e.StoredLength);
+        byte[]? plain = null;
         try
         {
             await Store.ReadAsync(pack.ObjectName, e.Offset, sealedBlob.AsMemory(0, e.StoredLength), ct).ConfigureAwait(false);
+            // Decrypted in place: a raw blob's plaintext is then the sealed buffer past the nonce, and a compressed one
+            // needs only one more buffer for its decompressed bytes.
             if (e.Compressed)
             {
-                scratch = ArrayPool<byte>.Shared.Rent(e.StoredLength);
+                plain = ArrayPool<byte>.Shared.Rent(e.RawLength);
             }
-            int n = PackCodec.OpenBlobInto(sealedBlob.AsSpan(0, e.StoredLength), e.ToCatalogEntry(id), AeadForThread(key), Keys, pack.ObjectName.Path, scratch, plain);
-            var blob = new PooledBlob(plain, n);
-            plain = null!;
+            int n = PackCodec.OpenBlobInPlace(sealedBlob.AsSpan(0, e.StoredLength), e.ToCatalogEntry(id), AeadForThread(key), Keys, pack.ObjectName.Path, plain);
+            PooledBlob blob;
+            if (plain is null)
+            {
+                blob = new PooledBlob(sealedBlob, Aead.NonceSize, n);
+                sealedBlob = null;
+            }
+            else
+            {
+                blob = new PooledBlob(plain, 0, n);
+                plain = null;
+            }
             return blob;
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(sealedBlob);
-            if (scratch is not null)
+            if (sealedBlob is not null)
             {
-                ArrayPool<byte>.Shared.Return(scratch);
+                ArrayPool<byte>.Shared.Return(sealedBlob);
             }
             if (plain is not null)
             {
@@ -440,15 +449,18 @@ public sealed class PooledBlob : IDisposable
 {
     private byte[]? _buffer;
 
-    internal PooledBlob(byte[] buffer, int length)
+    private readonly int _offset;
+
+    internal PooledBlob(byte[] buffer, int offset, int length)
     {
         _buffer = buffer;
+        _offset = offset;
         Length = length;
     }
 
     public int Length { get; }
 
-    public ReadOnlyMemory<byte> Memory => (_buffer ?? throw new ObjectDisposedException(nameof(PooledBlob))).AsMemory(0, Length);
+    public ReadOnlyMemory<byte> Memory => (_buffer ?? throw new ObjectDisposedException(nameof(PooledBlob))).AsMemory(_offset, Length);
 
     public ReadOnlySpan<byte> Span => Memory.Span;
 

@@ -51,4 +51,21 @@ public sealed class ZstdTests
         frame[5] ^= 0xff;
         Assert.Throws<InvalidDataException>(() => new ZstdDecompressor().Decompress(frame, new byte[10_000]));
     }
+
+    [Fact]
+    public void TryCompress_into_a_buffer_the_size_of_the_data_fits_text_and_refuses_random_bytes()
+    {
+        byte[] text = Text(200_000);
+        byte[] random = new byte[200_000];
+        new Random(9).NextBytes(random);
+        using var z = new ZstdCompressor(3);
+        byte[] output = new byte[text.Length];
+        int n = z.TryCompress(text, output);
+        Assert.InRange(n, 1, text.Length / 2);
+        byte[] back = new byte[text.Length];
+        Assert.Equal(text.Length, new ZstdDecompressor().Decompress(output.AsSpan(0, n), back));
+        Assert.Equal(text, back);
+        Assert.Equal(-1, z.TryCompress(random, new byte[random.Length]));
+        Assert.True(z.TryCompress(random, new byte[ZstdCompressor.Bound(random.Length)]) > random.Length);
+    }
 }

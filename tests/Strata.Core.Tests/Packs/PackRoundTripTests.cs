@@ -61,6 +61,15 @@ public sealed class PackRoundTripTests
                     {
                         return false;
                     }
+                    // The restore's path: decrypted in place, decompressed into a buffer of its own.
+                    byte[] sealedCopy = pack.AsSpan((int)e.Offset, e.StoredLength).ToArray();
+                    byte[] plain = new byte[e.RawLength + 7];
+                    int n = PackCodec.OpenBlobInPlace(sealedCopy, e, aead, Keys, "test", plain);
+                    ReadOnlySpan<byte> inPlace = e.Compressed ? plain.AsSpan(0, n) : sealedCopy.AsSpan(Aead.NonceSize, n);
+                    if (!inPlace.SequenceEqual(blobs[i]))
+                    {
+                        return false;
+                    }
                 }
                 return entries.Count == blobs.Count;
             }
@@ -90,6 +99,9 @@ public sealed class PackRoundTripTests
         using var aead = new Aead(KeyWrap.Unwrap(Keys.PrivateKey!, trailer.WrappedKey)!);
         var e = Assert.Throws<CorruptionException>(() => PackCodec.OpenBlob(pack.AsSpan((int)entries[0].Offset, entries[0].StoredLength), entries[0], aead, Keys, "data/xyz"));
         Assert.Contains("data/xyz", e.Message, StringComparison.Ordinal);
+        byte[] sealedCopy = pack.AsSpan((int)entries[0].Offset, entries[0].StoredLength).ToArray();
+        var inPlace = Assert.Throws<CorruptionException>(() => PackCodec.OpenBlobInPlace(sealedCopy, entries[0], aead, Keys, "data/xyz", new byte[blob.Length]));
+        Assert.Contains("fails authentication", inPlace.Message, StringComparison.Ordinal);
     }
 
     [Fact]
