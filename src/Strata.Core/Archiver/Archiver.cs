@@ -214,13 +214,12 @@ public sealed partial class Archiver
         await Task.WhenAll(uploaders).ConfigureAwait(false);
 
         var segment = new List<IndexSegment.PackEntries>(_written);
-        foreach (BlobId recovered in _repo.UnsegmentedPacks.ToList())
+        // Packs an interrupted run stored (found by their catalogs) join this segment with their whole catalog.
+        foreach (IndexSegment.PackEntries recovered in _repo.UnsegmentedPackEntries)
         {
-            PackRecord? rec = _repo.Index.FindPack(recovered);
-            if (rec is not null && !segment.Any(p => p.Id == recovered))
+            if (!segment.Any(p => p.Id == recovered.Id))
             {
-                var entries = _repo.Index.EntriesByPack().GetValueOrDefault(rec.Number) ?? [];
-                segment.Add(new IndexSegment.PackEntries(rec.Id, rec.Kind, rec.Length, entries));
+                segment.Add(recovered);
             }
         }
         if (segment.Count > 0)

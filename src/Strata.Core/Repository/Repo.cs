@@ -22,7 +22,7 @@ public sealed record SnapshotRef(string Id, Snapshot Snapshot)
 public sealed class Repo : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<BlobId, byte[]> _packKeys = new();
-    private readonly HashSet<BlobId> _unsegmentedPacks = [];
+    private readonly Dictionary<BlobId, IndexSegment.PackEntries> _unsegmentedPacks = [];
 
     private Repo(IStore store, RepoConfig config, MasterKeys keys, TimeProvider clock)
     {
@@ -42,7 +42,31 @@ public sealed class Repo : IAsyncDisposable
     public string Location => Store.Location;
 
     /// <summary>Packs added to the in-memory index that no index segment lists yet (recovered from catalogs of an interrupted run).</summary>
-    public IReadOnlyCollection<BlobId> UnsegmentedPacks => _unsegmentedPacks;
+    public IReadOnlyCollection<BlobId> UnsegmentedPacks
+    {
+        get
+        {
+            lock (_unsegmentedPacks)
+            {
+                return [.. _unsegmentedPacks.Keys];
+            }
+        }
+    }
+
+    /// <summary>
+    /// The full catalog of each unsegmented pack, as its catalog lists it: what the next index segment must say about it.
+    /// (Not the index's view: a band pack's blobs are never indexed, and a blob also stored elsewhere may be indexed there.)
+    /// </summary>
+    public IReadOnlyList<IndexSegment.PackEntries> UnsegmentedPackEntries
+    {
+        get
+        {
+            lock (_unsegmentedPacks)
+            {
+                return [.. _unsegmentedPacks.Values];
+            }
+        }
+    }
 
     public void RequireOwner(string what)
     {
@@ -219,7 +243,7 @@ public sealed class Repo : IAsyncDisposable
             }
             lock (_unsegmentedPacks)
             {
-                _unsegmentedPacks.Add(id);
+                _unsegmentedPacks[id] = new IndexSegment.PackEntries(id, trailer.Kind, pack.Length, entries);
             }
         }
         foreach (var p in late.OrderBy(p => p.Id.ToString(), StringComparer.Ordinal))
