@@ -642,9 +642,7 @@ public sealed partial class Archiver
     private async Task WorkerAsync(CancellationToken ct)
     {
         var chunker = _repo.Chunker;
-        // Twice the largest chunk: cuts are made while a whole max-size chunk is buffered, and the remainder is
-        // moved to the front at most once per MaxSize bytes consumed.
-        byte[] buffer = GC.AllocateUninitializedArray<byte>(chunker.MaxSize * 2);
+        byte[] buffer = GC.AllocateUninitializedArray<byte>(FileChunker.BufferSize(chunker));
         using var compressor = new Compression.ZstdCompressor(_repo.Config.Compression.ColdLevel);
         using var sampler = new Compression.ZstdCompressor(1);
         byte[] sample = ArrayPool<byte>.Shared.Rent(Compression.ZstdCompressor.Bound(SampleSize));

@@ -256,7 +256,7 @@ public sealed class DiskVerifier
         var options = new ParallelOptions { MaxDegreeOfParallelism = _workers, CancellationToken = ct };
         await Parallel.ForEachAsync(_toHash, options, async (item, token) =>
         {
-            byte[] buffer = _buffers.TryTake(out byte[]? b) ? b : GC.AllocateUninitializedArray<byte>(_repo.Chunker.MaxSize * 2);
+            byte[] buffer = _buffers.TryTake(out byte[]? b) ? b : GC.AllocateUninitializedArray<byte>(FileChunker.BufferSize(_repo.Chunker));
             try
             {
                 await HashOneAsync(item.Path, item.Full, item.Node, item.Stat, buffer).ConfigureAwait(false);

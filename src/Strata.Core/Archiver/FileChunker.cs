@@ -13,9 +13,38 @@ namespace Strata.Archiver;
 internal static class FileChunker
 {
     /// <summary>
-    /// Reads the open file and hands each chunk to <paramref name="emit"/> in order. <paramref name="buffer"/> must hold
-    /// twice the chunker's largest chunk: cuts are made while a whole max-size chunk is buffered, and the remainder
-    /// is moved to the front at most once per MaxSize bytes consumed. The chunk passed to <paramref name="emit"/> is
+    /// The read buffer for a chunker: its largest chunk plus a quarter. Only the bytes after the last cut are moved to
+    /// the front between reads (see <see cref="EmitDecidedAsync"/>), so a small margin costs little copying, and each
+    /// backup worker holds 10 MiB instead of twice the largest chunk (16 MiB) with the default parameters.
+    /// </summary>
+    public static int BufferSize(FastCdc chunker) => chunker.MaxSize + Math.Max(chunker.MaxSize / 4, 64 * 1024);
+
+    /// <summary>
+    /// Emits every chunk of buffer[0..filled) whose end is already decided, and returns where the undecided rest starts.
+    /// A boundary FastCDC finds before the end of the data depends only on the bytes before it, so it is the cut a longer
+    /// read would find too; a cut at the very end of the data is not decided until more bytes (or the end of input)
+    /// arrive, unless it is a max-size cut. The cuts are therefore the same for any buffer size and read pattern.
+    /// </summary>
+    private static async ValueTask<int> EmitDecidedAsync(FastCdc chunker, byte[] buffer, int filled, bool eof, Func<ReadOnlyMemory<byte>, ValueTask> emit)
+    {
+        int start = 0;
+        while (filled > start)
+        {
+            int available = filled - start;
+            int cut = chunker.NextCut(buffer.AsSpan(start, available));
+            if (cut == available && available < chunker.MaxSize && !eof)
+            {
+                break;
+            }
+            await emit(buffer.AsMemory(start, cut)).ConfigureAwait(false);
+            start += cut;
+        }
+        return start;
+    }
+
+    /// <summary>
+    /// Reads the open file and hands each chunk to <paramref name="emit"/> in order. <paramref name="buffer"/> must be
+    /// longer than the chunker's largest chunk (<see cref="BufferSize"/>). The chunk passed to <paramref name="emit"/> is
     /// only valid until it returns.
     /// </summary>
     /// <returns>Bytes read; the data regions for a sparse file (empty for a dense one); whether it was read as sparse.</returns>
@@ -55,14 +84,8 @@ internal static class FileChunker
                 {
                     break;
                 }
-                int start = 0;
-                while (filled - start >= chunker.MaxSize || (eof && filled > start))
-                {
-                    int cut = chunker.NextCut(buffer.AsSpan(start, filled - start));
-                    await emit(buffer.AsMemory(start, cut)).ConfigureAwait(false);
-                    start += cut;
-                    regionBytes += cut;
-                }
+                int start = await EmitDecidedAsync(chunker, buffer, filled, eof, emit).ConfigureAwait(false);
+                regionBytes += start;
                 if (start > 0)
                 {
                     Buffer.BlockCopy(buffer, start, buffer, 0, filled - start);
@@ -110,13 +133,7 @@ internal static class FileChunker
             {
                 return total;
             }
-            int start = 0;
-            while (filled - start >= chunker.MaxSize || (eof && filled > start))
-            {
-                int cut = chunker.NextCut(buffer.AsSpan(start, filled - start));
-                await emit(buffer.AsMemory(start, cut)).ConfigureAwait(false);
-                start += cut;
-            }
+            int start = await EmitDecidedAsync(chunker, buffer, filled, eof, emit).ConfigureAwait(false);
             if (start > 0)
             {
                 Buffer.BlockCopy(buffer, start, buffer, 0, filled - start);

@@ -209,57 +209,29 @@ public static class BackupEstimator
         private static bool MetadataDiffers(Node n, FileStat st) =>
             n.Kind != st.Kind || n.Mode != st.Mode || n.Uid != st.Uid || n.Gid != st.Gid || n.MTimeNs != st.MTimeNs || n.CTimeNs != st.CTimeNs;
 
-        /// <summary>Chunks one file like the archiver's workers and counts the chunks the index lacks. Returns the chunk count.</summary>
+        /// <summary>
+        /// Chunks one file with the archiver's own reader (same cuts, sparse regions skipped the same way) and counts
+        /// the chunks the index lacks. Returns the chunk count.
+        /// </summary>
         private long ChunkFile(byte[] full)
         {
             var chunker = repo.Chunker;
-            _buffer ??= GC.AllocateUninitializedArray<byte>(chunker.MaxSize * 2);
-            byte[] buffer = _buffer;
+            _buffer ??= GC.AllocateUninitializedArray<byte>(Archiver.FileChunker.BufferSize(chunker));
             using var handle = Posix.OpenRead(full);
-            long pos = 0, chunks = 0;
-            int filled = 0;
-            bool eof = false;
-            while (true)
+            long chunks = 0;
+            // Every read and emit completes synchronously (RandomAccess.Read, a completed ValueTask), so this blocks on nothing.
+            var (total, _, _) = Archiver.FileChunker.ReadAsync(handle, Posix.FStat(handle), chunker, _buffer, chunk =>
             {
-                while (!eof && filled < buffer.Length)
+                BlobId id = repo.Keys.IdOf(chunk.Span);
+                if (!repo.Index.Contains(id) && _seen.Add(id))
                 {
-                    int n = RandomAccess.Read(handle, buffer.AsSpan(filled), pos);
-                    if (n == 0)
-                    {
-                        eof = true;
-                        break;
-                    }
-                    filled += n;
-                    pos += n;
+                    NewBytes += chunk.Length;
+                    NewBlobs++;
                 }
-                if (filled == 0)
-                {
-                    break;
-                }
-                int start = 0;
-                while (filled - start >= chunker.MaxSize || (eof && filled > start))
-                {
-                    int cut = chunker.NextCut(buffer.AsSpan(start, filled - start));
-                    BlobId id = repo.Keys.IdOf(buffer.AsSpan(start, cut));
-                    if (!repo.Index.Contains(id) && _seen.Add(id))
-                    {
-                        NewBytes += cut;
-                        NewBlobs++;
-                    }
-                    chunks++;
-                    start += cut;
-                }
-                if (start > 0)
-                {
-                    Buffer.BlockCopy(buffer, start, buffer, 0, filled - start);
-                    filled -= start;
-                }
-                if (eof && filled == 0)
-                {
-                    break;
-                }
-            }
-            BytesRead += pos;
+                chunks++;
+                return ValueTask.CompletedTask;
+            }).GetAwaiter().GetResult();
+            BytesRead += total;
             return chunks;
         }
     }

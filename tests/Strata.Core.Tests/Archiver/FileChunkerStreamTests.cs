@@ -62,6 +62,43 @@ public sealed class FileChunkerStreamTests
         }
     }
 
+    /// <summary>
+    /// The reference: NextCut over the whole input at once. Reading through a buffer of any size (as small as one byte
+    /// over the largest chunk) and in odd-sized reads must give exactly these cuts, or existing repositories would stop
+    /// deduplicating.
+    /// </summary>
+    [Theory]
+    [InlineData(65536 + 1)]
+    [InlineData(65536 + 16384)]
+    [InlineData(2 * 65536)]
+    [InlineData(5 * 65536)]
+    public async Task Cuts_do_not_depend_on_the_buffer_size(int bufferSize)
+    {
+        var chunker = new FastCdc(new byte[32], 4096, 16384, 65536);
+        byte[] data = new byte[700_001];
+        new Random(11).NextBytes(data);
+        data.AsSpan(100_000, 150_000).Clear(); // no boundary in here: max-size cuts
+        var expected = new List<int>();
+        for (int at = 0; at < data.Length;)
+        {
+            int cut = chunker.NextCut(data.AsSpan(at));
+            expected.Add(cut);
+            at += cut;
+        }
+        Assert.Contains(chunker.MaxSize, expected);
+        Assert.True(expected.Count > 20);
+
+        var got = new List<int>();
+        await FileChunker.ReadStreamAsync(new TricklingStream(data), chunker, new byte[bufferSize], c =>
+        {
+            got.Add(c.Length);
+            return ValueTask.CompletedTask;
+        }, _ => { }, CancellationToken.None);
+        Assert.Equal(expected, got);
+        // With the default parameters (8 MiB largest chunk) a backup worker's buffer is 10 MiB.
+        Assert.Equal(10 << 20, FileChunker.BufferSize(new FastCdc(new byte[32], 512 << 10, 1 << 20, 8 << 20)));
+    }
+
     [Fact]
     public async Task An_empty_stream_gives_no_chunks()
     {
