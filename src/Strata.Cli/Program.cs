@@ -43,7 +43,15 @@ if (parsed.Errors.Count > 0)
     Console.Error.WriteLine("run 'strata --help' for usage");
     return ExitCodes.Usage;
 }
-int code = await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+// On SIGTERM/Ctrl+C System.CommandLine cancels the command and, by default, ends the process 2 s later (exit 143/130).
+// The server's graceful shutdown waits up to 30 s for requests in flight and a mirror run to stop, so it gets longer;
+// every other command keeps the short grace (a killed backup leaves a valid repository).
+var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+if (parsed.CommandResult.Command.Name == "serve")
+{
+    invocation.ProcessTerminationTimeout = TimeSpan.FromSeconds(40);
+}
+int code = await parsed.InvokeAsync(invocation);
 if (Environment.GetEnvironmentVariable("STRATA_DEBUG_MEMORY") == "1")
 {
     var gc = GC.GetGCMemoryInfo();
