@@ -75,6 +75,7 @@ public sealed partial class Archiver
     private PackWriter? _dataPack;
     private PackWriter? _treePack;
     private PackWriter? _bandPack;
+    private readonly TreeBundle _bandTrees = new();
     private long _filesNew, _filesChanged, _filesUnchanged, _dirs, _bytesRead, _bytesTotal, _bytesAdded, _bytesStored, _blobsAdded, _packsAdded;
     private ulong _rootDevice;
 
@@ -205,6 +206,7 @@ public sealed partial class Archiver
             }
             else
             {
+                AddBandTrees();
                 byte[] body = SnapshotCodec.EncodeBody(snapshot);
                 AddBlob(ref _bandPack, PackKind.Band, _repo.Keys.IdOf(body), BlobKind.Snapshot, body, _repo.Config.Compression.ColdLevel, force: true);
                 FinishPack(ref _bandPack);
@@ -226,7 +228,8 @@ public sealed partial class Archiver
         {
             await _repo.WriteIndexSegmentAsync(segment, ct).ConfigureAwait(false);
         }
-        snapshot = snapshot with { BandPack = _written.FirstOrDefault(p => p.Kind == PackKind.Band)?.Id.ToString() };
+        // An unchanged run names the band that holds the tree it points at, so that band stays while this snapshot does.
+        snapshot = snapshot with { BandPack = _written.FirstOrDefault(p => p.Kind == PackKind.Band)?.Id.ToString() ?? (reuseTree ? previous!.BandPack : null) };
         string id = await _repo.WriteSnapshotAsync(snapshot, ct).ConfigureAwait(false);
         await _parents.RecordAsync(sourceId, id, snapshot, ct).ConfigureAwait(false);
         return new BackupResult(id, snapshot);
@@ -902,13 +905,23 @@ public sealed partial class Archiver
                     FinishPack(ref _treePack);
                 }
             }
-            if (!(_bandPack?.Contains(id) ?? false))
+            if (_bandTrees.Add(id, data) && _bandTrees.IsFull)
             {
-                AddBlob(ref _bandPack, PackKind.Band, id, BlobKind.Tree, data, _repo.Config.Compression.ColdLevel, force: true);
+                AddBandTrees();
             }
         }
         _parents.CacheTree(id, data);
         return id;
+    }
+
+    /// <summary>Adds the trees bundled since the last call to the band pack as one blob (call with <see cref="_treeLock"/> held).</summary>
+    private void AddBandTrees()
+    {
+        if (!_bandTrees.IsEmpty)
+        {
+            byte[] bundle = _bandTrees.Take();
+            AddBlob(ref _bandPack, PackKind.Band, _repo.Keys.IdOf(bundle), BlobKind.TreeBundle, bundle, _repo.Config.Compression.ColdLevel, force: true);
+        }
     }
 
     private void AddBlob(ref PackWriter? pack, PackKind kind, BlobId id, BlobKind blobKind, byte[] data, int level, bool force)

@@ -10,7 +10,8 @@ namespace Strata.Archiver;
 /// <summary>The previous version of a source: the parent for change detection and version numbering.</summary>
 /// <param name="Time">When the previous version was first recorded (an unchanged re-run does not move it).</param>
 /// <param name="Policy">The source's policy as the latest snapshot of the source recorded it (header field, readable by writers).</param>
-public sealed record PreviousSnapshot(string SnapshotId, BlobId? Tree, int Version, DateTimeOffset Time, string? State = null, string? Policy = null);
+/// <param name="BandPack">The band pack that holds <paramref name="Tree"/> (an unchanged run names it too), when known.</param>
+public sealed record PreviousSnapshot(string SnapshotId, BlobId? Tree, int Version, DateTimeOffset Time, string? State = null, string? Policy = null, string? BandPack = null);
 
 /// <summary>
 /// Where the backup finds the parent snapshot's trees. With the owner key they are read from the repository.
@@ -72,12 +73,12 @@ public sealed class ParentTrees
             {
                 tree = BlobId.Parse(rec.Tree);
             }
-            return new PreviousSnapshot(last.Id, tree, version, versionTime, last.Header.State, last.Header.Policy);
+            return new PreviousSnapshot(last.Id, tree, version, versionTime, last.Header.State, last.Header.Policy, tree is null ? null : rec!.BandPack);
         }
         if (explicitParent is not null)
         {
             SnapshotRef p = await _repo.FindSnapshotAsync(explicitParent, ct).ConfigureAwait(false);
-            return new PreviousSnapshot(p.Id, BlobId.Parse(p.Snapshot.Tree), version, versionTime, same.LastOrDefault().Header?.State, same.LastOrDefault().Header?.Policy);
+            return new PreviousSnapshot(p.Id, BlobId.Parse(p.Snapshot.Tree), version, versionTime, same.LastOrDefault().Header?.State, same.LastOrDefault().Header?.Policy, p.Snapshot.BandPack);
         }
         if (same.Count == 0)
         {
@@ -86,7 +87,7 @@ public sealed class ParentTrees
         var latest = same[^1];
         byte[] bytes = await _repo.ReadWholeAsync(new Stores.ObjectName(Stores.ObjectKind.Snapshots, latest.Id), ct).ConfigureAwait(false);
         Snapshot s = SnapshotCodec.OpenBody(bytes, _repo.Keys, $"snapshots/{latest.Id}");
-        return new PreviousSnapshot(latest.Id, BlobId.Parse(s.Tree), version, versionTime, latest.Header.State, latest.Header.Policy);
+        return new PreviousSnapshot(latest.Id, BlobId.Parse(s.Tree), version, versionTime, latest.Header.State, latest.Header.Policy, s.BandPack);
     }
 
     public async Task<Tree?> LoadTreeAsync(BlobId id, CancellationToken ct)
@@ -127,7 +128,7 @@ public sealed class ParentTrees
         {
             // An unchanged run points at the previous tree: keep the trees that describe it.
             File.Move(previousTrees, treesFile, overwrite: true);
-            File.WriteAllText(RecordPath(sourceId), JsonSerializer.Serialize(new CacheRecord(snapshotId, snapshot.Tree), CacheJson.Default.CacheRecord));
+            File.WriteAllText(RecordPath(sourceId), JsonSerializer.Serialize(new CacheRecord(snapshotId, snapshot.Tree, snapshot.BandPack ?? previous.BandPack), CacheJson.Default.CacheRecord));
             return Task.CompletedTask;
         }
         using (var fs = new FileStream(treesFile + ".tmp", FileMode.Create))
@@ -143,7 +144,7 @@ public sealed class ParentTrees
         }
         File.Move(treesFile + ".tmp", treesFile, overwrite: true);
         CacheRecord? old = ReadRecord(sourceId);
-        var rec = new CacheRecord(snapshotId, snapshot.Tree);
+        var rec = new CacheRecord(snapshotId, snapshot.Tree, snapshot.BandPack);
         File.WriteAllText(RecordPath(sourceId), JsonSerializer.Serialize(rec, CacheJson.Default.CacheRecord));
         if (old is not null && old.SnapshotId != snapshotId)
         {
@@ -190,7 +191,8 @@ public sealed class ParentTrees
     }
 }
 
-public sealed record CacheRecord(string SnapshotId, string Tree);
+/// <param name="BandPack">The band pack holding <paramref name="Tree"/>; null in records older than tree bundles.</param>
+public sealed record CacheRecord(string SnapshotId, string Tree, string? BandPack = null);
 
 [System.Text.Json.Serialization.JsonSerializable(typeof(CacheRecord))]
 internal sealed partial class CacheJson : System.Text.Json.Serialization.JsonSerializerContext;

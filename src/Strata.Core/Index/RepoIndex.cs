@@ -113,41 +113,50 @@ public sealed class RepoIndex
 }
 
 /// <summary>
-/// index/&lt;id&gt;: a sealed list of packs with their catalog entries (docs/format.md). Sealed with the index key so
+/// index/&lt;id&gt;: a sealed list of packs with their catalog entries (docs/format.md §10). Sealed with the index key so
 /// writers can read it to deduplicate. The id is the SHA-256 of the stored bytes.
-/// Plaintext: "STRIDX01", u32 pack count, then per pack: id (32), kind (u8), length (i64), u32 entry count, entries.
+/// Version 2 (written): "STRIDX02", i32 pack count n, i32 entry count m, then one zstd frame of the n 45-byte pack
+/// headers (id, kind, length, i32 entry count) followed by the m entries in <see cref="CatalogColumns"/> layout.
+/// Version 1 (read): "STRIDX01", i32 pack count, then per pack its 45-byte header and its 52-byte entries.
 /// </summary>
 public static class IndexSegment
 {
-    private static ReadOnlySpan<byte> Magic => "STRIDX01"u8;
+    private const int PackHeaderSize = 45;
+    private static ReadOnlySpan<byte> MagicV1 => "STRIDX01"u8;
+    private static ReadOnlySpan<byte> MagicV2 => "STRIDX02"u8;
     private static ReadOnlySpan<byte> Aad => "strata index v1"u8;
 
     public sealed record PackEntries(BlobId Id, PackKind Kind, long Length, IReadOnlyList<CatalogEntry> Entries);
 
     public static byte[] Seal(IReadOnlyList<PackEntries> packs, byte[] indexKey)
     {
-        long size = 12;
+        long entries = 0;
         foreach (var p in packs)
         {
-            size += 32 + 1 + 8 + 4 + ((long)p.Entries.Count * CatalogEntry.Size);
+            entries += p.Entries.Count;
         }
-        byte[] plain = new byte[size];
-        Magic.CopyTo(plain);
+        long size = (packs.Count * (long)PackHeaderSize) + (entries * CatalogEntry.Size);
+        if (size > CatalogColumns.MaxBytes)
+        {
+            throw new InvalidOperationException($"an index segment of {packs.Count} packs and {entries} entries is too large; write several");
+        }
+        byte[] body = new byte[size];
+        int at = 0;
+        foreach (var p in packs)
+        {
+            p.Id.Write(body.AsSpan(at));
+            body[at + 32] = (byte)p.Kind;
+            BinaryPrimitives.WriteInt64LittleEndian(body.AsSpan(at + 33), p.Length);
+            BinaryPrimitives.WriteInt32LittleEndian(body.AsSpan(at + 41), p.Entries.Count);
+            at += PackHeaderSize;
+        }
+        CatalogColumns.Write(packs.Select(p => p.Entries).ToList(), body.AsSpan(at));
+        byte[] frame = CatalogColumns.Compress(body);
+        byte[] plain = new byte[16 + frame.Length];
+        MagicV2.CopyTo(plain);
         BinaryPrimitives.WriteInt32LittleEndian(plain.AsSpan(8), packs.Count);
-        int at = 12;
-        foreach (var p in packs)
-        {
-            p.Id.Write(plain.AsSpan(at));
-            plain[at + 32] = (byte)p.Kind;
-            BinaryPrimitives.WriteInt64LittleEndian(plain.AsSpan(at + 33), p.Length);
-            BinaryPrimitives.WriteInt32LittleEndian(plain.AsSpan(at + 41), p.Entries.Count);
-            at += 45;
-            foreach (var e in p.Entries)
-            {
-                e.Write(plain.AsSpan(at));
-                at += CatalogEntry.Size;
-            }
-        }
+        BinaryPrimitives.WriteInt32LittleEndian(plain.AsSpan(12), (int)entries);
+        frame.CopyTo(plain, 16);
         using var aead = new Aead(indexKey);
         return aead.Seal(plain, Aad);
     }
@@ -156,12 +165,16 @@ public static class IndexSegment
     {
         using var aead = new Aead(indexKey);
         byte[] plain = aead.TryOpen(sealedSegment, Aad) ?? throw new CorruptionException($"{where}: index segment fails authentication (damaged)");
-        if (plain.Length < 12 || !plain.AsSpan(0, 8).SequenceEqual(Magic))
+        if (plain.Length >= 16 && plain.AsSpan(0, 8).SequenceEqual(MagicV2))
+        {
+            return OpenV2(plain, where);
+        }
+        if (plain.Length < 12 || !plain.AsSpan(0, 8).SequenceEqual(MagicV1))
         {
             throw new CorruptionException($"{where}: not an index segment");
         }
         int n = BinaryPrimitives.ReadInt32LittleEndian(plain.AsSpan(8));
-        var result = new List<PackEntries>(n);
+        var result = new List<PackEntries>(Math.Clamp(n, 0, 1 << 16));
         int at = 12;
         try
         {
@@ -171,7 +184,7 @@ public static class IndexSegment
                 var kind = (PackKind)plain[at + 32];
                 long length = BinaryPrimitives.ReadInt64LittleEndian(plain.AsSpan(at + 33));
                 int count = BinaryPrimitives.ReadInt32LittleEndian(plain.AsSpan(at + 41));
-                at += 45;
+                at += PackHeaderSize;
                 var entries = new List<CatalogEntry>(count);
                 for (int j = 0; j < count; j++)
                 {
@@ -184,6 +197,48 @@ public static class IndexSegment
         catch (ArgumentOutOfRangeException)
         {
             throw new CorruptionException($"{where}: index segment is truncated");
+        }
+        return result;
+    }
+
+    private static List<PackEntries> OpenV2(byte[] plain, string where)
+    {
+        int n = BinaryPrimitives.ReadInt32LittleEndian(plain.AsSpan(8));
+        int m = BinaryPrimitives.ReadInt32LittleEndian(plain.AsSpan(12));
+        long size = (n * (long)PackHeaderSize) + (m * (long)CatalogEntry.Size);
+        if (n < 0 || m < 0 || size > CatalogColumns.MaxBytes)
+        {
+            throw new CorruptionException($"{where}: index segment has impossible counts ({n} packs, {m} entries)");
+        }
+        byte[] body = CatalogColumns.Decompress(plain.AsSpan(16), (int)size, where, "index segment");
+        var counts = new int[n];
+        long total = 0;
+        for (int i = 0; i < n; i++)
+        {
+            counts[i] = BinaryPrimitives.ReadInt32LittleEndian(body.AsSpan((i * PackHeaderSize) + 41));
+            total += counts[i];
+            if (counts[i] < 0)
+            {
+                throw new CorruptionException($"{where}: index segment lists a pack with {counts[i]} entries");
+            }
+        }
+        if (total != m)
+        {
+            throw new CorruptionException($"{where}: index segment's packs list {total} entries, its header says {m}");
+        }
+        var all = new List<CatalogEntry>(m);
+        CatalogColumns.Read(body.AsSpan(n * PackHeaderSize), counts, all);
+        var result = new List<PackEntries>(n);
+        int first = 0;
+        for (int i = 0; i < n; i++)
+        {
+            int at = i * PackHeaderSize;
+            result.Add(new PackEntries(
+                BlobId.Read(body.AsSpan(at)),
+                (PackKind)body[at + 32],
+                BinaryPrimitives.ReadInt64LittleEndian(body.AsSpan(at + 33)),
+                all.GetRange(first, counts[i])));
+            first += counts[i];
         }
         return result;
     }

@@ -35,6 +35,7 @@ public sealed class Copier
     private PackWriter? _data;
     private PackWriter? _tree;
     private PackWriter? _band;
+    private TreeBundle _bandTrees = new();
     private readonly List<IndexSegment.PackEntries> _written = [];
     private long _blobsAdded, _bytesAdded;
     private int _packsAdded;
@@ -100,6 +101,7 @@ public sealed class Copier
                 BandPack = null,
             };
             // Every copied snapshot gets a band: its trees and body in the target's cold tier, so that tier alone can rebuild it.
+            AddBandTrees();
             byte[] body = SnapshotCodec.EncodeBody(copy);
             AddBlob(ref _band, PackKind.Band, _to.Keys.IdOf(body), BlobKind.Snapshot, body, _to.Config.Compression.ColdLevel);
             await FinishAsync(_data, ct).ConfigureAwait(false);
@@ -122,6 +124,7 @@ public sealed class Copier
             _tree?.Dispose();
             _band?.Dispose();
             _data = _tree = _band = null;
+            _bandTrees = new TreeBundle();
         }
     }
 
@@ -184,11 +187,21 @@ public sealed class Copier
                 _tree = null;
             }
         }
-        if (!(_band?.Contains(treeId) ?? false))
+        if (_bandTrees.Add(treeId, data) && _bandTrees.IsFull)
         {
-            AddBlob(ref _band, PackKind.Band, treeId, BlobKind.Tree, data, _to.Config.Compression.ColdLevel);
+            AddBandTrees();
         }
         return (treeId, stateId);
+    }
+
+    /// <summary>Adds the trees bundled since the last call to the band pack as one blob.</summary>
+    private void AddBandTrees()
+    {
+        if (!_bandTrees.IsEmpty)
+        {
+            byte[] bundle = _bandTrees.Take();
+            AddBlob(ref _band, PackKind.Band, _to.Keys.IdOf(bundle), BlobKind.TreeBundle, bundle, _to.Config.Compression.ColdLevel);
+        }
     }
 
     private async Task<BlobId> CopyDataBlobAsync(BlobId sourceId, CancellationToken ct)

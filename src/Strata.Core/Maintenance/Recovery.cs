@@ -99,6 +99,7 @@ public static class Recovery
 
         string staging = PackUpload.StagingDirectory(repo.Store);
         PackWriter? trees = null;
+        using var warm = new Compression.ZstdCompressor(repo.Config.Compression.WarmLevel);
         var newPacks = new List<IndexSegment.PackEntries>();
         var snapshots = new List<Snapshot>();
         int treesWritten = 0;
@@ -132,14 +133,30 @@ public static class Recovery
                     }
                     else if (e.Kind == BlobKind.Tree && haveTrees.Add(e.Id))
                     {
+                        // A band written before tree bundles: each tree is a blob of its own, its payload reused as it is.
                         trees ??= new PackWriter(Path.Combine(staging, $"pack-{Guid.NewGuid():N}"), PackKind.Tree, repo.Keys);
                         trees.Add(e.Id, BlobKind.Tree, payload, e.Compressed, e.RawLength);
                         treesWritten++;
-                        if (trees.Length >= repo.Config.Packs.WarmTargetSize)
+                    }
+                    else if (e.Kind == BlobKind.TreeBundle)
+                    {
+                        foreach (byte[] tree in TreeBundle.Split(plain, $"{name.Path} blob {e.Id.Short}"))
                         {
-                            newPacks.Add(await FinishAsync(repo, trees, ct).ConfigureAwait(false));
-                            trees = null;
+                            BlobId id = repo.Keys.IdOf(tree);
+                            if (haveTrees.Add(id))
+                            {
+                                trees ??= new PackWriter(Path.Combine(staging, $"pack-{Guid.NewGuid():N}"), PackKind.Tree, repo.Keys);
+                                byte[] compressed = warm.Compress(tree);
+                                bool useCompressed = compressed.Length < tree.Length;
+                                trees.Add(id, BlobKind.Tree, useCompressed ? compressed : tree, useCompressed, tree.Length);
+                                treesWritten++;
+                            }
                         }
+                    }
+                    if (trees is not null && trees.Length >= repo.Config.Packs.WarmTargetSize)
+                    {
+                        newPacks.Add(await FinishAsync(repo, trees, ct).ConfigureAwait(false));
+                        trees = null;
                     }
                 }
                 log?.Invoke($"read band record {name.Path}");
