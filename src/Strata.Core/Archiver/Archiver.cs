@@ -807,7 +807,7 @@ public sealed partial class Archiver
                     if (!_repo.Index.Contains(c.Id) && _pending.TryAdd(c.Id, 0))
                     {
                         _dataPack ??= NewPack(PackKind.Data);
-                        _dataPack.Add(c.Id, BlobKind.Data, c.Buffer.AsSpan(0, c.Length), c.Compressed, c.RawLength);
+                        _dataPack.AddInPlace(c.Id, BlobKind.Data, c.Buffer.AsSpan(0, c.Length), c.Compressed, c.RawLength);
                         Interlocked.Add(ref _bytesAdded, c.RawLength);
                         Interlocked.Add(ref _bytesStored, c.Length);
                         Interlocked.Increment(ref _blobsAdded);

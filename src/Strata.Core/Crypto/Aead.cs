@@ -34,6 +34,17 @@ public sealed class Aead : IDisposable
         _gcm.Encrypt(nonce, plaintext, output.Slice(NonceSize, plaintext.Length), output.Slice(NonceSize + plaintext.Length, TagSize), associatedData);
     }
 
+    /// <summary>
+    /// Seals <paramref name="text"/> in place: the ciphertext replaces the plaintext, and the random nonce and the tag
+    /// go to <paramref name="nonce"/> and <paramref name="tag"/>. Written as nonce | text | tag, the bytes are exactly
+    /// what <see cref="Seal(ReadOnlySpan{byte}, ReadOnlySpan{byte}, Span{byte})"/> would have produced with that nonce.
+    /// </summary>
+    public void SealInPlace(Span<byte> text, ReadOnlySpan<byte> associatedData, Span<byte> nonce, Span<byte> tag)
+    {
+        RandomNumberGenerator.Fill(nonce[..NonceSize]);
+        _gcm.Encrypt(nonce[..NonceSize], text, text, tag[..TagSize], associatedData);
+    }
+
     public byte[] Seal(ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> associatedData)
     {
         byte[] output = new byte[plaintext.Length + Overhead];

@@ -41,7 +41,16 @@ public sealed class PackRoundTripTests
                         ids.Add(id);
                         byte[] c = z.Compress(b);
                         bool useC = c.Length < b.Length;
-                        w.Add(id, BlobKind.Data, useC ? c : b, useC, b.Length);
+                        if (ids.Count % 2 == 0)
+                        {
+                            w.Add(id, BlobKind.Data, useC ? c : b, useC, b.Length);
+                        }
+                        else
+                        {
+                            // The backup's path: sealed where it lies, in a buffer of the caller's (a copy here, so b stays the plaintext).
+                            byte[] payload = (useC ? c : b).ToArray();
+                            w.AddInPlace(id, BlobKind.Data, payload, useC, b.Length);
+                        }
                     }
                     done = w.Finish();
                 }
