@@ -66,6 +66,21 @@ public sealed class FaultTests : IAsyncLifetime
 
     private static string Id(char c) => new(c, 64);
 
+    /// <summary>
+    /// Waits until the server is writing the upload (its temporary file exists in tmp/): the client having flushed its
+    /// first bytes does not mean the server has read the request yet, and a shutdown before that closes the connection
+    /// without any request in flight (FaultTests flaked that way under load).
+    /// </summary>
+    private static async Task UploadStartedAsync(string repo)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (Leftovers(repo).Length == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the server never started writing the upload");
+            await Task.Delay(20);
+        }
+    }
+
     private static string[] Visible(string repo, string kind) =>
         Directory.Exists(Path.Combine(repo, kind)) ? Directory.GetFiles(Path.Combine(repo, kind), "*", SearchOption.AllDirectories) : [];
 
@@ -137,6 +152,7 @@ public sealed class FaultTests : IAsyncLifetime
         var body = new StalledContent(data, 1 << 20, release.Task);
         Task<HttpResponseMessage> upload = client.PostAsync(new Uri($"/data/{Id('d')}", UriKind.Relative), body);
         await body.FirstSent.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await UploadStartedAsync(repo);
         Task stopping = server.StopAsync(CancellationToken.None);
         await Task.Delay(500);
         Assert.False(stopping.IsCompleted, "the server stopped without waiting for the upload in flight");
@@ -158,6 +174,7 @@ public sealed class FaultTests : IAsyncLifetime
         var body = new StalledContent(data, 1 << 20, never.Task);
         Task<HttpResponseMessage> upload = client.PostAsync(new Uri($"/data/{Id('e')}", UriKind.Relative), body);
         await body.FirstSent.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await UploadStartedAsync(repo);
         var sw = Stopwatch.StartNew();
         await server.StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(15), $"shutdown took {sw.Elapsed}");
