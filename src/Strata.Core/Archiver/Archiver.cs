@@ -765,6 +765,15 @@ public sealed partial class Archiver
             int n = compressor.TryCompress(data, output.AsSpan(0, data.Length));
             if (n >= 0 && n < data.Length - (data.Length / 64))
             {
+                if (n <= output.Length / 2)
+                {
+                    // The frame waits in the queue to the sequencer, behind other files: hold it in a buffer its own size
+                    // (a DLL's 1 MiB chunk compresses to about 400 KiB), so what waits is the compressed bytes.
+                    byte[] fitted = BlobBuffers.Pool.Rent(n);
+                    output.AsSpan(0, n).CopyTo(fitted);
+                    BlobBuffers.Pool.Return(output);
+                    output = fitted;
+                }
                 return (output, n, true);
             }
             BlobBuffers.Pool.Return(output);
