@@ -19,6 +19,9 @@ internal static class FileChunker
     /// </summary>
     public static int BufferSize(FastCdc chunker) => chunker.MaxSize + Math.Max(chunker.MaxSize / 4, 64 * 1024);
 
+    /// <summary>How much a file read adds to the buffer at a time: two average chunks (at least 256 KiB).</summary>
+    public static int ReadStep(FastCdc chunker) => Math.Max(chunker.AvgSize * 2, 256 << 10);
+
     /// <summary>
     /// Emits every chunk of buffer[0..filled) whose end is already decided, and returns where the undecided rest starts.
     /// A boundary FastCDC finds before the end of the data depends only on the bytes before it, so it is the cut a longer
@@ -63,9 +66,12 @@ internal static class FileChunker
             long regionBytes = 0;
             while (true)
             {
-                while (!eof && filled < buffer.Length)
+                // Read a few average chunks at a time, not the whole buffer: the buffer's far end (room for a largest
+                // chunk) is then touched only when a chunk really runs that long, so its pages stay out of memory.
+                int fillTo = (int)Math.Min(buffer.Length, filled + (long)ReadStep(chunker));
+                while (!eof && filled < fillTo)
                 {
-                    int want = (int)Math.Min(buffer.Length - filled, end - pos);
+                    int want = (int)Math.Min(fillTo - filled, end - pos);
                     if (want <= 0)
                     {
                         eof = true;
@@ -117,9 +123,10 @@ internal static class FileChunker
         long total = 0;
         while (true)
         {
-            while (!eof && filled < buffer.Length)
+            int fillTo = (int)Math.Min(buffer.Length, filled + (long)ReadStep(chunker));
+            while (!eof && filled < fillTo)
             {
-                int n = await input.ReadAsync(buffer.AsMemory(filled), ct).ConfigureAwait(false);
+                int n = await input.ReadAsync(buffer.AsMemory(filled, fillTo - filled), ct).ConfigureAwait(false);
                 if (n == 0)
                 {
                     eof = true;

@@ -112,4 +112,48 @@ public sealed class FileChunkerStreamTests
         Assert.Equal(0, read);
         Assert.Equal(0, chunks);
     }
+
+    [Fact]
+    public async Task Reads_touch_only_the_front_of_the_buffer_until_a_chunk_runs_long()
+    {
+        // Default parameters: 10 MiB buffer, 2 MiB read step. Random data cuts near the 1 MiB average, so no read ever
+        // reaches past a few MiB; the buffer's last 5 MiB (kept for 8 MiB chunks) must never be written, which is
+        // what keeps those pages out of a backup's memory.
+        var chunker = new FastCdc(new byte[32], 512 << 10, 1 << 20, 8 << 20);
+        byte[] data = new byte[24 << 20];
+        new Random(11).NextBytes(data);
+        string path = Path.Combine(Path.GetTempPath(), $"strata-chunker-{Guid.NewGuid():N}");
+        await File.WriteAllBytesAsync(path, data);
+        try
+        {
+            byte[] buffer = new byte[FileChunker.BufferSize(chunker)];
+            Array.Fill(buffer, (byte)0xA5);
+            var cuts = new List<int>();
+            using (var handle = File.OpenHandle(path))
+            {
+                var (total, _, _) = await FileChunker.ReadAsync(handle, Posix.FStat(handle), chunker, buffer, c =>
+                {
+                    cuts.Add(c.Length);
+                    return ValueTask.CompletedTask;
+                });
+                Assert.Equal(data.Length, total);
+            }
+            Assert.True(cuts.Max() < 3 << 20, $"largest chunk {cuts.Max()}");
+            Assert.True(buffer.AsSpan(5 << 20).IndexOfAnyExcept((byte)0xA5) < 0, "the far end of the buffer was written");
+
+            // The same cuts as one pass of NextCut over the whole input.
+            var expected = new List<int>();
+            for (int at = 0; at < data.Length;)
+            {
+                int cut = chunker.NextCut(data.AsSpan(at));
+                expected.Add(cut);
+                at += cut;
+            }
+            Assert.Equal(expected, cuts);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
