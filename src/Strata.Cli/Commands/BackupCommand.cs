@@ -203,46 +203,23 @@ internal static class BackupCommand
             var s = result.Snapshot;
             if (json)
             {
-                Format.JsonLine(new()
+                Format.JsonLine(BackupSummary.Json(result.SnapshotId, s, sw.Elapsed, trailing: new Dictionary<string, object?>
                 {
-                    ["message_type"] = "summary",
-                    ["snapshot_id"] = result.SnapshotId,
-                    ["version"] = s.Version,
-                    ["unchanged_since"] = s.UnchangedSince,
-                    ["files_new"] = s.Stats.FilesNew,
-                    ["files_changed"] = s.Stats.FilesChanged,
-                    ["files_unmodified"] = s.Stats.FilesUnchanged,
-                    ["dirs"] = s.Stats.Directories,
-                    ["bytes_total"] = s.Stats.BytesTotal,
-                    ["bytes_read"] = s.Stats.BytesRead,
-                    ["data_added"] = s.Stats.BytesAdded,
-                    ["data_stored"] = s.Stats.BytesStored,
-                    ["blobs_added"] = s.Stats.BlobsAdded,
-                    ["packs_added"] = s.Stats.PacksAdded,
-                    ["skipped"] = s.Skipped.Count,
                     ["changed_while_reading"] = s.ChangedWhileReading.Count,
-                    ["partial"] = s.Partial,
                     ["policy"] = s.Policy,
                     ["worm_violations"] = s.WormChanges?.Count(c => c.IsViolation),
                     ["worm_metadata_changes"] = s.WormChanges?.Count(c => !c.IsViolation),
-                    ["total_duration"] = sw.Elapsed.TotalSeconds,
-                });
+                }));
             }
             else if (!quiet)
             {
                 Console.WriteLine($"Files: {s.Stats.FilesNew} new, {s.Stats.FilesChanged} changed, {s.Stats.FilesUnchanged} unmodified");
                 Console.WriteLine($"Dirs:  {s.Stats.Directories}");
-                Console.WriteLine($"Added to the repository: {Format.Bytes(s.Stats.BytesAdded)} ({Format.Bytes(s.Stats.BytesStored)} stored) in {s.Stats.BlobsAdded} blobs");
+                Console.WriteLine(BackupSummary.Added(s));
                 Console.WriteLine($"processed {s.Stats.FilesNew + s.Stats.FilesChanged + s.Stats.FilesUnchanged} files, {Format.Bytes(s.Stats.BytesTotal)} in {Format.Duration(sw.Elapsed)}");
-                if (s.UnchangedSince is { } v)
-                {
-                    Console.WriteLine($"snapshot {result.SnapshotId[..8]} saved: nothing changed since v{v}, so no new version");
-                }
-                else
-                {
-                    string since = s.SecondsSincePrevious is { } sec ? $", {Format.Duration(TimeSpan.FromSeconds(sec))} after v{s.Version - 1}" : "";
-                    Console.WriteLine($"snapshot {result.SnapshotId[..8]} saved (v{s.Version}{since})");
-                }
+                Console.WriteLine(s.UnchangedSince is null
+                    ? $"snapshot {result.SnapshotId[..8]} saved ({BackupSummary.Version(s)})"
+                    : $"snapshot {result.SnapshotId[..8]} saved: {BackupSummary.Version(s)}");
                 if (s.Partial)
                 {
                     Console.Error.WriteLine($"warning: {s.Skipped.Count} files or folders could not be read; the snapshot lists them and is partial");
@@ -402,22 +379,13 @@ internal static class BackupCommand
         Strata.Snapshots.SourceInfo info = input.Info;
         if (json)
         {
-            Format.JsonLine(new()
+            Format.JsonLine(BackupSummary.Json(result.SnapshotId, s, sw.Elapsed, leading: new Dictionary<string, object?>
             {
-                ["message_type"] = "summary",
-                ["snapshot_id"] = result.SnapshotId,
-                ["version"] = s.Version,
                 ["source"] = info.Kind,
                 ["path"] = s.Paths[0],
                 ["database"] = info.Database,
                 ["tool_version"] = info.ToolVersion,
-                ["bytes_read"] = s.Stats.BytesRead,
-                ["data_added"] = s.Stats.BytesAdded,
-                ["data_stored"] = s.Stats.BytesStored,
-                ["blobs_added"] = s.Stats.BlobsAdded,
-                ["packs_added"] = s.Stats.PacksAdded,
-                ["total_duration"] = sw.Elapsed.TotalSeconds,
-            });
+            }));
         }
         else if (!quiet)
         {
@@ -426,9 +394,8 @@ internal static class BackupCommand
             {
                 Console.WriteLine($"Tool:  {v}");
             }
-            Console.WriteLine($"Added to the repository: {Format.Bytes(s.Stats.BytesAdded)} ({Format.Bytes(s.Stats.BytesStored)} stored) in {s.Stats.BlobsAdded} blobs, in {Format.Duration(sw.Elapsed)}");
-            string since = s.SecondsSincePrevious is { } sec ? $", {Format.Duration(TimeSpan.FromSeconds(sec))} after v{s.Version - 1}" : "";
-            Console.WriteLine($"snapshot {result.SnapshotId[..8]} saved (v{s.Version}{since}); read it back with: strata dump {result.SnapshotId[..8]} {s.Paths[0]}");
+            Console.WriteLine(BackupSummary.Added(s, sw.Elapsed));
+            Console.WriteLine($"snapshot {result.SnapshotId[..8]} saved ({BackupSummary.Version(s)}); read it back with: strata dump {result.SnapshotId[..8]} {s.Paths[0]}");
         }
         return ExitCodes.Ok;
     }

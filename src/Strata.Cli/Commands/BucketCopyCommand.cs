@@ -87,29 +87,12 @@ internal static class BucketCopyCommand
         var s = result.Snapshot;
         if (json)
         {
-            Format.JsonLine(new()
+            Format.JsonLine(BackupSummary.Json(result.SnapshotId, s, elapsed, leading: new Dictionary<string, object?>
             {
-                ["message_type"] = "summary",
-                ["snapshot_id"] = result.SnapshotId,
                 ["location"] = location,
                 ["path"] = s.Paths[0],
-                ["version"] = s.Version,
-                ["unchanged_since"] = s.UnchangedSince,
                 ["objects"] = objects,
-                ["files_new"] = s.Stats.FilesNew,
-                ["files_changed"] = s.Stats.FilesChanged,
-                ["files_unmodified"] = s.Stats.FilesUnchanged,
-                ["dirs"] = s.Stats.Directories,
-                ["bytes_total"] = s.Stats.BytesTotal,
-                ["bytes_read"] = s.Stats.BytesRead,
-                ["data_added"] = s.Stats.BytesAdded,
-                ["data_stored"] = s.Stats.BytesStored,
-                ["blobs_added"] = s.Stats.BlobsAdded,
-                ["packs_added"] = s.Stats.PacksAdded,
-                ["skipped"] = s.Skipped.Count,
-                ["partial"] = s.Partial,
-                ["total_duration"] = elapsed.TotalSeconds,
-            });
+            }));
             return;
         }
         if (quiet)
@@ -117,11 +100,8 @@ internal static class BucketCopyCommand
             return;
         }
         Console.WriteLine($"Objects: {s.Stats.FilesNew} new, {s.Stats.FilesChanged} changed, {s.Stats.FilesUnchanged} unmodified (downloaded {Format.Bytes(s.Stats.BytesRead)} of {Format.Bytes(s.Stats.BytesTotal)})");
-        Console.WriteLine($"Added to the repository: {Format.Bytes(s.Stats.BytesAdded)} ({Format.Bytes(s.Stats.BytesStored)} stored) in {s.Stats.BlobsAdded} blobs, in {Format.Duration(elapsed)}");
-        string version = s.UnchangedSince is { } v
-            ? $"nothing changed since v{v}, so no new version"
-            : $"v{s.Version}" + (s.SecondsSincePrevious is { } sec ? $", {Format.Duration(TimeSpan.FromSeconds(sec))} after v{s.Version - 1}" : "");
-        Console.WriteLine($"snapshot {result.SnapshotId[..8]} of {location} saved as {s.Paths[0]} ({version})");
+        Console.WriteLine(BackupSummary.Added(s, elapsed));
+        Console.WriteLine($"snapshot {result.SnapshotId[..8]} of {location} saved as {s.Paths[0]} ({BackupSummary.Version(s)})");
         if (s.Partial)
         {
             Console.Error.WriteLine($"warning: {s.Skipped.Count} objects could not be read; the snapshot lists them and is partial");
