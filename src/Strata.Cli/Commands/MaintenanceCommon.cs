@@ -125,28 +125,10 @@ internal static class MaintenanceCommon
             {
                 Console.Error.WriteLine($"  {e.Tier.ToString().ToLowerInvariant(),-10} {Range(e),-20} {Usd(e.TotalUsd),10}");
             }
-            TierEstimate chosen = s.Tier is { } wanted
-                ? estimates.FirstOrDefault(e => e.Tier == wanted) ?? throw new UserInputException($"--tier {wanted.ToString().ToLowerInvariant()} is not offered for {where.ColdClass}")
-                : estimates.OrderBy(e => e.TotalUsd).ThenByDescending(e => e.Slowest).First();
+            TierEstimate chosen = ColdRead.ChooseTier(estimates, s, where.ColdClass);
             string tierName = chosen.Tier.ToString().ToLowerInvariant();
-            if (s.MaxCost is { } max && chosen.TotalUsd > max)
-            {
-                throw new UserInputException($"the thaw would cost {Usd(chosen.TotalUsd)} at {tierName}, more than --max-cost {Usd(max)}; nothing was requested");
-            }
-            if (!s.Yes)
-            {
-                bool terminal = !Console.IsInputRedirected && !Console.IsErrorRedirected;
-                if (!terminal)
-                {
-                    throw new UserInputException($"{what} needs {N(frozen.Count, "pack")} thawed (about {Usd(chosen.TotalUsd)} at {tierName}); nothing was requested. Run it again with --yes (and --max-cost USD to cap the cost), or on a terminal to be asked");
-                }
-                Console.Error.Write($"Request {N(frozen.Count, "thaw")} at {tierName} for about {Usd(chosen.TotalUsd)}? [y/N] ");
-                string? answer = Console.In.ReadLine();
-                if (answer is null || !answer.Trim().StartsWith('y'))
-                {
-                    throw new UserInputException("nothing was requested (answered no)");
-                }
-            }
+            ColdRead.RequireConsent(chosen, s, frozen.Count,
+                $"{what} needs {N(frozen.Count, "pack")} thawed (about {Usd(chosen.TotalUsd)} at {tierName}); nothing was requested. Run it again with --yes (and --max-cost USD to cap the cost), or on a terminal to be asked");
             await ThawSubmitter.SubmitAsync(repo.Store, frozen.Select(o => o.Name).ToList(), new ThawRequest(chosen.Tier, s.Days),
                 new ThawSubmitOptions(Concurrency: props.Connections), repo.Clock, null, ct);
             Console.Error.WriteLine($"requested {N(frozen.Count, "thaw")} at {tierName} (about {Usd(chosen.TotalUsd)})");

@@ -383,16 +383,7 @@ internal static class ColdRead
         }
         ui.Line("");
 
-        TierEstimate chosen;
-        if (s.Tier is { } wanted)
-        {
-            chosen = estimates.FirstOrDefault(e => e.Tier == wanted)
-                ?? throw new UserInputException($"--tier {wanted.ToString().ToLowerInvariant()} is not offered for {props.ColdStorageClass}; choose {string.Join(" or ", estimates.Select(e => e.Tier.ToString().ToLowerInvariant()))}");
-        }
-        else
-        {
-            chosen = estimates.OrderBy(e => e.TotalUsd).ThenByDescending(e => e.Slowest).First();
-        }
+        TierEstimate chosen = ChooseTier(estimates, s, props.ColdStorageClass);
         string tierName = chosen.Tier.ToString().ToLowerInvariant();
         if (expired.Count > 0)
         {
@@ -401,25 +392,9 @@ internal static class ColdRead
                 + $"they are requested again, which costs {Usd(again.TotalUsd)} ({tierName}) of the total");
             ui.Event(new() { ["message_type"] = "note", ["note"] = "expired", ["packs_expired"] = expired.Count, ["bytes_expired"] = expired.Sum(p => p.Bytes), ["rerequest_usd"] = (double)again.TotalUsd });
         }
-        if (s.MaxCost is { } max && chosen.TotalUsd > max)
-        {
-            throw new UserInputException($"the thaw would cost {Usd(chosen.TotalUsd)} ({N(toRequest.Count, "pack")} at {tierName}), more than --max-cost {Usd(max)}; nothing was requested");
-        }
-        if (!s.Yes)
-        {
-            bool terminal = !Console.IsInputRedirected && !Console.IsErrorRedirected;
-            if (!terminal)
-            {
-                throw new UserInputException($"this {what} needs {N(toRequest.Count, "pack")} thawed ({Format.Bytes(toRequest.Sum(p => p.Bytes))}, about {Usd(chosen.TotalUsd)} at {tierName}, ready {ReadyIn(chosen, sim)}); nothing was requested. "
-                    + "Run it again with --yes to request the thaws (add --max-cost USD to cap the cost, --tier to choose the speed), or on a terminal to be asked");
-            }
-            Console.Error.Write($"Request {N(toRequest.Count, "thaw")} at {tierName} for about {Usd(chosen.TotalUsd)}? [y/N] ");
-            string? answer = Console.In.ReadLine();
-            if (answer is null || !answer.Trim().StartsWith('y'))
-            {
-                throw new UserInputException("nothing was requested (answered no)");
-            }
-        }
+        RequireConsent(chosen, s, toRequest.Count,
+            $"this {what} needs {N(toRequest.Count, "pack")} thawed ({Format.Bytes(toRequest.Sum(p => p.Bytes))}, about {Usd(chosen.TotalUsd)} at {tierName}, ready {ReadyIn(chosen, sim)}); nothing was requested. "
+            + "Run it again with --yes to request the thaws (add --max-cost USD to cap the cost, --tier to choose the speed), or on a terminal to be asked");
 
         ThawJob? job = await cold.SubmitAsync(chosen.Tier, s.Days, chosen.TotalUsd, chosen.Slowest, new ThawSubmitOptions(Concurrency: props.Connections), ct);
         DateTimeOffset now = repo.Clock.GetUtcNow();
@@ -435,6 +410,45 @@ internal static class ColdRead
             ["eta"] = cold.Eta(),
         });
         return job;
+    }
+
+    /// <summary>The tier to thaw at: --tier when given (refused by name when the class does not offer it), else the cheapest.</summary>
+    public static TierEstimate ChooseTier(IReadOnlyList<TierEstimate> estimates, ColdSettings s, string coldClass)
+    {
+        if (s.Tier is { } wanted)
+        {
+            return estimates.FirstOrDefault(e => e.Tier == wanted)
+                ?? throw new UserInputException($"--tier {wanted.ToString().ToLowerInvariant()} is not offered for {coldClass}; choose {string.Join(" or ", estimates.Select(e => e.Tier.ToString().ToLowerInvariant()))}");
+        }
+        return estimates.OrderBy(e => e.TotalUsd).ThenByDescending(e => e.Slowest).First();
+    }
+
+    /// <summary>
+    /// Consent for a thaw of <paramref name="packs"/> packs at <paramref name="chosen"/>: refused above --max-cost;
+    /// given by --yes, or by answering y on a terminal; anywhere else refused with <paramref name="refusal"/> (which
+    /// should say how to consent). Every refusal is a <see cref="UserInputException"/> saying nothing was requested.
+    /// </summary>
+    public static void RequireConsent(TierEstimate chosen, ColdSettings s, int packs, string refusal)
+    {
+        string tierName = chosen.Tier.ToString().ToLowerInvariant();
+        if (s.MaxCost is { } max && chosen.TotalUsd > max)
+        {
+            throw new UserInputException($"the thaw would cost {Usd(chosen.TotalUsd)} ({N(packs, "pack")} at {tierName}), more than --max-cost {Usd(max)}; nothing was requested");
+        }
+        if (s.Yes)
+        {
+            return;
+        }
+        if (Console.IsInputRedirected || Console.IsErrorRedirected)
+        {
+            throw new UserInputException(refusal);
+        }
+        Console.Error.Write($"Request {N(packs, "thaw")} at {tierName} for about {Usd(chosen.TotalUsd)}? [y/N] ");
+        string? answer = Console.In.ReadLine();
+        if (answer is null || !answer.Trim().StartsWith('y'))
+        {
+            throw new UserInputException("nothing was requested (answered no)");
+        }
     }
 
     /// <summary>The closing words of a run that could not finish: what is left, when it should be ready, how to continue.</summary>
