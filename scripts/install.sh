@@ -2,7 +2,7 @@
 # Installs Strata from this checkout.
 #
 #   scripts/install.sh            build the CLI into out/strata
-#   scripts/install.sh --link     also link /usr/local/bin/strata to it (or $PREFIX/bin/strata)
+#   scripts/install.sh --link     also link /usr/local/bin/strata and strata-server to them (or $PREFIX/bin/...)
 #
 # Checks for the .NET SDK and installs the Debian packages that are missing (apt-get, as root or through
 # sudo): what the Native AOT build links with (gcc or clang, binutils, libc6-dev, zlib1g-dev) and what the
@@ -62,15 +62,19 @@ fi
 
 ./build.sh
 
-if ! out/strata --version >/dev/null; then
-    log "out/strata was built but does not start"
-    exit 1
-fi
+for bin in strata strata-server; do
+    if ! "out/$bin" --version >/dev/null; then
+        log "out/$bin was built but does not start"
+        exit 1
+    fi
+done
 
 if [ "$LINK" = 1 ]; then
     bindir=${PREFIX:-/usr/local}/bin
     mkdir -p "$bindir"
-    ln -sfn "$ROOT/out/strata" "$bindir/strata"
-    log "linked $bindir/strata -> $ROOT/out/strata"
+    for bin in strata strata-server; do
+        ln -sfn "$ROOT/out/$bin" "$bindir/$bin"
+        log "linked $bindir/$bin -> $ROOT/out/$bin"
+    done
 fi
 log "strata $(out/strata --version) is ready: $ROOT/out/strata"

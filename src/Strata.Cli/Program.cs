@@ -29,11 +29,22 @@ root.Subcommands.Add(CompactCommand.Create());
 root.Subcommands.Add(PurgeCommand.Create());
 root.Subcommands.Add(RepairCommand.Create());
 root.Subcommands.Add(RecoverCommand.Create());
+#if STRATA_SERVER
 root.Subcommands.Add(ServeCommand.Create());
+#else
+Command serve = ServeForwarder.Create();
+root.Subcommands.Add(serve);
+#endif
 root.Subcommands.Add(BucketCommand.Create());
 root.Subcommands.Add(SyncCommand.Create());
 
 ParseResult parsed = root.Parse(args);
+#if !STRATA_SERVER
+if (parsed.CommandResult.Command == serve)
+{
+    return ServeForwarder.Exec(args); // before the parse errors: strata-server parses serve's options itself
+}
+#endif
 if (parsed.Errors.Count > 0)
 {
     foreach (var e in parsed.Errors)

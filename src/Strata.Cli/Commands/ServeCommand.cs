@@ -1,3 +1,4 @@
+#if STRATA_SERVER
 using System.CommandLine;
 using Strata.Repository;
 using Strata.Server;
@@ -257,3 +258,4 @@ internal static class ServeCommand
     private static string Describe(Dictionary<string, Role> roles) =>
         string.Join(", ", roles.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => (r.Key switch { "*" => "every repository", "" => "/", var k => k }) + ": " + r.Value.ToString().ToLowerInvariant()));
 }
+#endif

@@ -611,6 +611,48 @@ public static unsafe partial class Posix
         }
     }
 
+    /// <summary>
+    /// execv: replaces this process with <paramref name="path"/>, run with <paramref name="argv"/> (argv[0] included)
+    /// and this process's environment. Returns only by throwing, when the program cannot be started. The new program
+    /// keeps this process's id, open descriptors without close-on-exec, and its standard streams, so signals sent to
+    /// this process (SIGTERM from a service manager) reach it.
+    /// </summary>
+    public static void Exec(string path, IReadOnlyList<string> argv)
+    {
+        byte[] file = Encoding.UTF8.GetBytes(path + "\0");
+        var args = new byte[argv.Count][];
+        for (int i = 0; i < args.Length; i++)
+        {
+            args[i] = Encoding.UTF8.GetBytes(argv[i] + "\0");
+        }
+        var pins = new GCHandle[args.Length];
+        byte** ptrs = stackalloc byte*[args.Length + 1];
+        try
+        {
+            for (int i = 0; i < args.Length; i++)
+            {
+                pins[i] = GCHandle.Alloc(args[i], GCHandleType.Pinned);
+                ptrs[i] = (byte*)pins[i].AddrOfPinnedObject();
+            }
+            ptrs[args.Length] = null;
+            fixed (byte* f = file)
+            {
+                SysExecv(f, ptrs);
+                throw new PosixException(Marshal.GetLastPInvokeError(), "execv", path);
+            }
+        }
+        finally
+        {
+            foreach (GCHandle h in pins)
+            {
+                if (h.IsAllocated)
+                {
+                    h.Free();
+                }
+            }
+        }
+    }
+
     /// <summary>chmod (follows symlinks: never call it on one). Setuid/setgid bits survive only when set after <see cref="LChown"/>.</summary>
     public static void Chmod(byte[] path, uint mode)
     {

@@ -133,6 +133,9 @@ public static unsafe partial class Posix
     [LibraryImport(Libc, EntryPoint = "open", SetLastError = true)]
     private static partial int SysOpen(byte* path, int flags, uint mode);
 
+    [LibraryImport(Libc, EntryPoint = "execv", SetLastError = true)]
+    private static partial int SysExecv(byte* path, byte** argv);
+
     [LibraryImport(Libc, EntryPoint = "close", SetLastError = true)]
     private static partial int SysClose(int fd);
 

@@ -156,6 +156,11 @@ internal static class StrataBinary
             why = "out/strata is missing";
             return true;
         }
+        if (!File.Exists(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(binary)!, "strata-server")))
+        {
+            why = "out/strata-server ('strata serve' runs it) is missing";
+            return true;
+        }
         // The newer of the link and the binary: a build writes at least one of them.
         long built = Math.Max(linkStat.MTimeNs, binStat.MTimeNs);
         var (newest, newestPath) = NewestSource();
