@@ -16,6 +16,45 @@ public class LocalStoreConformanceTests : StoreConformanceTests
         return File.WriteAllBytesAsync(file, content);
     }
 
+    [Fact]
+    public async Task Listing_while_objects_are_deleted_skips_the_deleted_ones_and_never_fails()
+    {
+        // A lock released, or a pack pruned, between reading the directory and looking at the file: the listing
+        // must leave it out, not fail with FileNotFoundException (seen in LockTests as a failed --lock-wait).
+        await using IStore store = await CreateStoreAsync();
+        string dir = Path.Combine(Root, "locks");
+        Directory.CreateDirectory(dir);
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < 3000; i++)
+        {
+            string name = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(BitConverter.GetBytes(i)));
+            names.Add(name);
+            await File.WriteAllBytesAsync(Path.Combine(dir, name), [1, 2, 3], Ct);
+        }
+        Task deleter = Task.Run(() =>
+        {
+            foreach (string name in names)
+            {
+                File.Delete(Path.Combine(dir, name));
+            }
+        }, Ct);
+        int passes = 0;
+        while (!deleter.IsCompleted || passes < 2)
+        {
+            await foreach (ObjectInfo o in store.ListAsync(ObjectKind.Locks, Ct))
+            {
+                Assert.Contains(o.Name.Name, names);
+                Assert.Equal(3, o.Length);
+            }
+            passes++;
+        }
+        await deleter;
+        await foreach (ObjectInfo o in store.ListAsync(ObjectKind.Locks, Ct))
+        {
+            Assert.Fail($"{o.Name.Name} is listed after it was deleted");
+        }
+    }
+
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();

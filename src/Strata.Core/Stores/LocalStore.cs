@@ -334,11 +334,31 @@ public sealed class LocalStore : IStore, IStagingStore, IColdTransition
         foreach (var fi in new DirectoryInfo(dir).EnumerateFiles("*", options))
         {
             ct.ThrowIfCancellationRequested();
-            if (ObjectName.IsValidName(kind, fi.Name))
+            if (ObjectName.IsValidName(kind, fi.Name) && TryStat(fi, out long length, out DateTime modified))
             {
                 var name = new ObjectName(kind, fi.Name);
-                yield return new ObjectInfo(name, fi.Length, fi.LastWriteTimeUtc, ClassOf(name));
+                yield return new ObjectInfo(name, length, modified, ClassOf(name));
             }
+        }
+    }
+
+    /// <summary>
+    /// Length and mtime of a listed file; false when it was deleted after the directory was read (a released lock, a
+    /// pruned pack): a listing shows what exists, and FileInfo would otherwise throw FileNotFoundException here.
+    /// </summary>
+    private static bool TryStat(FileInfo fi, out long length, out DateTime modified)
+    {
+        try
+        {
+            length = fi.Length;
+            modified = fi.LastWriteTimeUtc;
+            return true;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            length = 0;
+            modified = default;
+            return false;
         }
     }
 
