@@ -5,7 +5,7 @@ namespace Strata.EndToEnd.Infrastructure;
 
 /// <summary>
 /// The published CLI (out/strata), built by ./build.sh at most once per test run: when out/strata is missing or
-/// older than any source (src/**/*.cs, *.csproj, the repository-wide props), judged by the mtime of out/strata
+/// older than any source (src/**/*.cs, *.csproj, *.props, the repository-wide props), judged by the mtime of out/strata
 /// (and of its target when it is a symlink), which every build rewrites.
 /// A file lock keeps two test processes from publishing into out/ at once.
 /// Others rebuild out/ while tests run (build.sh starts by deleting the old output), so the run uses a private copy
@@ -204,7 +204,7 @@ internal static class StrataBinary
             }
             foreach (string f in Directory.EnumerateFiles(dir))
             {
-                if (f.EndsWith(".cs", StringComparison.Ordinal) || f.EndsWith(".csproj", StringComparison.Ordinal))
+                if (f.EndsWith(".cs", StringComparison.Ordinal) || f.EndsWith(".csproj", StringComparison.Ordinal) || f.EndsWith(".props", StringComparison.Ordinal))
                 {
                     Consider(f);
                 }
