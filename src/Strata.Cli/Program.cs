@@ -58,10 +58,12 @@ if (parsed.Errors.Count > 0)
 // The server's graceful shutdown waits up to 30 s for requests in flight and a mirror run to stop, so it gets longer;
 // every other command keeps the short grace (a killed backup leaves a valid repository).
 var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+#if STRATA_SERVER
 if (parsed.CommandResult.Command.Name == "serve")
 {
     invocation.ProcessTerminationTimeout = TimeSpan.FromSeconds(40);
 }
+#endif
 int code = await parsed.InvokeAsync(invocation);
 if (Environment.GetEnvironmentVariable("STRATA_DEBUG_MEMORY") == "1")
 {

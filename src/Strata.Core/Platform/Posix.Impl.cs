@@ -619,37 +619,20 @@ public static unsafe partial class Posix
     /// </summary>
     public static void Exec(string path, IReadOnlyList<string> argv)
     {
-        byte[] file = Encoding.UTF8.GetBytes(path + "\0");
-        var args = new byte[argv.Count][];
-        for (int i = 0; i < args.Length; i++)
+        // path and every argument NUL-terminated, back to back in one pinned block; argv points into it
+        byte[] block = Encoding.UTF8.GetBytes(string.Concat(argv.Prepend(path).Select(a => a + "\0")));
+        var ptrs = new nint[argv.Count + 1];
+        fixed (byte* b = block)
+        fixed (nint* p = ptrs)
         {
-            args[i] = Encoding.UTF8.GetBytes(argv[i] + "\0");
-        }
-        var pins = new GCHandle[args.Length];
-        byte** ptrs = stackalloc byte*[args.Length + 1];
-        try
-        {
-            for (int i = 0; i < args.Length; i++)
+            int at = Array.IndexOf(block, (byte)0) + 1;
+            for (int i = 0; i < argv.Count; i++)
             {
-                pins[i] = GCHandle.Alloc(args[i], GCHandleType.Pinned);
-                ptrs[i] = (byte*)pins[i].AddrOfPinnedObject();
+                ptrs[i] = (nint)(b + at);
+                at = Array.IndexOf(block, (byte)0, at) + 1;
             }
-            ptrs[args.Length] = null;
-            fixed (byte* f = file)
-            {
-                SysExecv(f, ptrs);
-                throw new PosixException(Marshal.GetLastPInvokeError(), "execv", path);
-            }
-        }
-        finally
-        {
-            foreach (GCHandle h in pins)
-            {
-                if (h.IsAllocated)
-                {
-                    h.Free();
-                }
-            }
+            SysExecv(b, (byte**)p);
+            throw new PosixException(Marshal.GetLastPInvokeError(), "execv", path);
         }
     }
 
