@@ -259,7 +259,9 @@ public sealed class RepoLock : IAsyncDisposable
                 await Task.Delay(next, _clock, _stop.Token).ConfigureAwait(false);
                 try
                 {
-                    await RefreshAsync(_stop.Token).ConfigureAwait(false);
+                    // Not cancelled by Dispose: a write cut off after the store took it would leave a lock object
+                    // nobody removes (and an old one not deleted yet the same). Dispose waits for it, then removes the current id.
+                    await RefreshAsync(CancellationToken.None).ConfigureAwait(false);
                     next = _options.RefreshInterval;
                 }
                 catch (Exception e) when (e is not OperationCanceledException)

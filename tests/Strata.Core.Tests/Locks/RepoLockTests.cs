@@ -174,6 +174,21 @@ public sealed class RepoLockTests : IDisposable
     }
 
     [Fact]
+    public async Task Releasing_a_lock_while_a_refresh_is_being_written_leaves_no_lock_behind()
+    {
+        // The store has taken the new lock object but its answer is slow (a server's reply on its way back).
+        var slow = new SwitchableStore(_store);
+        var options = new LockOptions { Host = "laptop", RefreshInterval = TimeSpan.FromMilliseconds(100) };
+        RepoLock held = await RepoLock.AcquireAsync(slow, _keys, LockMode.Host, options, TimeProvider.System, Ct);
+        slow.AnswerDelay = TimeSpan.FromMilliseconds(400);
+        var written = slow.WaitForWriteAsync();
+        await written.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(2, await CountLocksAsync());
+        await held.DisposeAsync();
+        Assert.Equal(0, await CountLocksAsync());
+    }
+
+    [Fact]
     public async Task A_lock_that_cannot_be_refreshed_is_reported_lost_before_it_goes_stale()
     {
         var failing = new SwitchableStore(_store);
@@ -200,12 +215,32 @@ public sealed class RepoLockTests : IDisposable
     private sealed class SwitchableStore(IStore inner) : IStore
     {
         public volatile bool FailWrites;
+        private readonly TaskCompletionSource _written = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>After a write has reached the inner store, wait this long before answering.</summary>
+        public TimeSpan AnswerDelay { get; set; }
+
+        /// <summary>Completes once a write with an answer delay has reached the inner store.</summary>
+        public Task WaitForWriteAsync() => _written.Task;
+
         public string Location => inner.Location;
         public StoreProperties Properties => inner.Properties;
         public Task<ObjectInfo?> StatAsync(ObjectName name, CancellationToken ct) => inner.StatAsync(name, ct);
         public Task ReadAsync(ObjectName name, long offset, Memory<byte> buffer, CancellationToken ct) => inner.ReadAsync(name, offset, buffer, ct);
-        public Task WriteAsync(ObjectName name, Stream content, CancellationToken ct) =>
-            FailWrites ? throw new TransientStoreException("the server went away (test)") : inner.WriteAsync(name, content, ct);
+        public async Task WriteAsync(ObjectName name, Stream content, CancellationToken ct)
+        {
+            if (FailWrites)
+            {
+                throw new TransientStoreException("the server went away (test)");
+            }
+            await inner.WriteAsync(name, content, ct);
+            TimeSpan delay = AnswerDelay;
+            if (delay > TimeSpan.Zero)
+            {
+                _written.TrySetResult();
+                await Task.Delay(delay, ct);
+            }
+        }
         public Task DeleteAsync(ObjectName name, CancellationToken ct) => inner.DeleteAsync(name, ct);
         public IAsyncEnumerable<ObjectInfo> ListAsync(ObjectKind kind, CancellationToken ct) => inner.ListAsync(kind, ct);
         public Task<ThawStatus> GetThawStatusAsync(ObjectName name, CancellationToken ct) => inner.GetThawStatusAsync(name, ct);
