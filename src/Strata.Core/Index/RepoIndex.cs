@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using Strata.Crypto;
 using Strata.Packs;
 using Strata.Repository;
@@ -19,20 +20,48 @@ public readonly record struct IndexEntry(int Pack, long Offset, int StoredLength
 }
 
 /// <summary>
-/// The in-memory index: blob id to location, for every pack the repository's index segments and catalogs
-/// name. Memory: a dictionary entry per blob (32-byte key + 24-byte value + ~16 bytes of table overhead,
-/// about 72 bytes per blob; DESIGN.md's 40-byte target needs a sorted array, left for later).
-/// Band-record packs are listed (so check and purge know them) but their blobs are not looked up: trees
-/// are read from warm tree packs. Thread-safe for concurrent Add and lookup.
+/// The in-memory index: blob id to location, for every pack the repository's index segments and catalogs name.
+/// Band-record packs are listed (so check and purge know them) but their blobs are not looked up: trees are read
+/// from warm tree packs.
+/// <para>
+/// Memory (DESIGN.md: under 40 bytes per blob): what <see cref="Repo.LoadIndexAsync"/> reads goes into one array
+/// sorted by id, 38 bytes per blob (<see cref="Slot"/>: the first 24 bytes of the id, then pack number, offset,
+/// lengths and flags packed into 14). Ids are compared on those 24 bytes (192 bits: among 2^40 blobs the chance
+/// that two share them is below 2^-110, and a writer who knows the dedup key would need about 2^96 tries to make
+/// such a pair); every blob read is still checked against its full id. Blobs added later (the packs a backup
+/// writes) and the rare location that does not fit a slot (a pack over 4 GiB or 16 M packs, a blob over 16 MiB)
+/// go into a small dictionary beside it.
+/// </para>
+/// <para>
+/// Thread-safe for concurrent <see cref="AddPack"/> and lookups, except while a bulk load is open: then AddPack
+/// only collects, and lookups see the blobs of packs added before <see cref="BeginBulkLoad"/>.
+/// </para>
 /// </summary>
 public sealed class RepoIndex
 {
-    private readonly ConcurrentDictionary<BlobId, IndexEntry> _blobs = new();
+    private const int StagingChunk = 1 << 16;
+
+    private Slot[] _sorted = [];
+    private readonly ConcurrentDictionary<BlobId, IndexEntry> _recent = new();
     private readonly List<PackRecord> _packs = [];
     private readonly Dictionary<BlobId, PackRecord> _packById = [];
     private readonly Lock _lock = new();
+    private List<Slot[]>? _staging;
+    private int _stagedInLast;
 
-    public int BlobCount => _blobs.Count;
+    public int BlobCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _sorted.Length + _recent.Count + (_staging is null ? 0 : ((_staging.Count - 1) * StagingChunk) + _stagedInLast);
+            }
+        }
+    }
+
+    /// <summary>Bytes the blob table takes (the sorted array; the dictionary of later blobs counted at 72 bytes each).</summary>
+    public long ApproximateBytes => ((long)_sorted.Length * Slot.Size) + (_recent.Count * 72L);
 
     public IReadOnlyList<PackRecord> Packs
     {
@@ -45,9 +74,19 @@ public sealed class RepoIndex
         }
     }
 
-    public bool Contains(BlobId id) => _blobs.ContainsKey(id);
+    public bool Contains(BlobId id) => TryGet(id, out _);
 
-    public bool TryGet(BlobId id, out IndexEntry entry) => _blobs.TryGetValue(id, out entry);
+    public bool TryGet(BlobId id, out IndexEntry entry)
+    {
+        Slot[] sorted = Volatile.Read(ref _sorted);
+        int i = Find(sorted, id.A, id.B, id.C);
+        if (i >= 0)
+        {
+            entry = sorted[i].ToEntry();
+            return true;
+        }
+        return _recent.TryGetValue(id, out entry);
+    }
 
     public PackRecord PackOf(IndexEntry e)
     {
@@ -67,7 +106,7 @@ public sealed class RepoIndex
 
     public bool HasPack(BlobId packId) => FindPack(packId) is not null;
 
-    /// <summary>Adds a pack and its blobs. A blob already present in a warm pack keeps that location.</summary>
+    /// <summary>Adds a pack and its blobs. A blob already indexed keeps its location (within one bulk load, one of the copies does).</summary>
     public PackRecord AddPack(BlobId packId, PackKind kind, long length, IEnumerable<CatalogEntry> entries)
     {
         PackRecord rec;
@@ -80,35 +119,244 @@ public sealed class RepoIndex
             rec = new PackRecord(_packs.Count, packId, kind, length);
             _packs.Add(rec);
             _packById[packId] = rec;
-        }
-        if (kind == PackKind.Band)
-        {
-            return rec;
+            if (kind == PackKind.Band)
+            {
+                return rec;
+            }
+            if (_staging is not null)
+            {
+                foreach (CatalogEntry e in entries)
+                {
+                    var entry = new IndexEntry(rec.Number, e.Offset, e.StoredLength, e.RawLength, e.Kind, e.Compressed);
+                    if (!Slot.Fits(entry))
+                    {
+                        _recent.TryAdd(e.Id, entry);
+                        continue;
+                    }
+                    if (_stagedInLast == StagingChunk)
+                    {
+                        _staging.Add(new Slot[StagingChunk]);
+                        _stagedInLast = 0;
+                    }
+                    _staging[^1][_stagedInLast++] = Slot.From(e.Id, entry);
+                }
+                return rec;
+            }
         }
         foreach (CatalogEntry e in entries)
         {
-            _blobs.TryAdd(e.Id, new IndexEntry(rec.Number, e.Offset, e.StoredLength, e.RawLength, e.Kind, e.Compressed));
+            if (!Contains(e.Id))
+            {
+                _recent.TryAdd(e.Id, new IndexEntry(rec.Number, e.Offset, e.StoredLength, e.RawLength, e.Kind, e.Compressed));
+            }
         }
         return rec;
     }
 
-    /// <summary>All blobs of one pack, in pack order (rebuilt from the table; used for segments and checks).</summary>
-    public Dictionary<int, List<CatalogEntry>> EntriesByPack()
+    /// <summary>
+    /// From here until <see cref="EndBulkLoad"/>, <see cref="AddPack"/> only collects blobs (38 bytes each), for
+    /// loading a whole index without a dictionary entry per blob.
+    /// </summary>
+    public void BeginBulkLoad()
     {
-        var map = new Dictionary<int, List<CatalogEntry>>();
-        foreach (var kv in _blobs)
+        lock (_lock)
         {
-            if (!map.TryGetValue(kv.Value.Pack, out var list))
+            if (_staging is not null)
             {
-                map[kv.Value.Pack] = list = [];
+                throw new InvalidOperationException("a bulk load is already open");
             }
-            list.Add(kv.Value.ToCatalogEntry(kv.Key));
+            _staging = [new Slot[StagingChunk]];
+            _stagedInLast = 0;
         }
-        foreach (var list in map.Values)
+    }
+
+    /// <summary>Sorts what the bulk load collected and merges it with what was indexed before (which keeps its locations).</summary>
+    public void EndBulkLoad()
+    {
+        lock (_lock)
         {
-            list.Sort((a, b) => a.Offset.CompareTo(b.Offset));
+            List<Slot[]> chunks = _staging ?? throw new InvalidOperationException("no bulk load is open");
+            _staging = null;
+            int count = ((chunks.Count - 1) * StagingChunk) + _stagedInLast;
+            Slot[] staged = new Slot[count];
+            for (int c = 0, at = 0; c < chunks.Count; c++, at += StagingChunk)
+            {
+                int n = Math.Min(StagingChunk, count - at);
+                Array.Copy(chunks[c], 0, staged, at, n);
+                chunks[c] = null!;
+            }
+            staged = SortUnique(staged);
+
+            // Blobs indexed before the bulk load keep their locations: the sorted array, then what the dictionary
+            // holds that fits a slot (moved over); blobs that stay in the dictionary win over staged ones too.
+            var moved = new List<KeyValuePair<BlobId, IndexEntry>>();
+            foreach (var kv in _recent)
+            {
+                if (Slot.Fits(kv.Value))
+                {
+                    moved.Add(kv);
+                }
+            }
+            foreach (var kv in moved)
+            {
+                _recent.TryRemove(kv.Key, out _);
+            }
+            Slot[] earlier = Merge(_sorted, SortUnique([.. moved.Select(kv => Slot.From(kv.Key, kv.Value))]));
+            if (!_recent.IsEmpty)
+            {
+                var kept = _recent.Keys.Select(k => (k.A, k.B, k.C)).ToHashSet();
+                staged = [.. staged.Where(s => !kept.Contains((s.A, s.B, s.C)))];
+            }
+            Volatile.Write(ref _sorted, Merge(earlier, staged));
         }
-        return map;
+    }
+
+    /// <summary>Sorts by id prefix and keeps the first of equal ones; returns an array of exactly the unique slots.</summary>
+    private static Slot[] SortUnique(Slot[] slots)
+    {
+        if (slots.Length < 2)
+        {
+            return slots;
+        }
+        Array.Sort(slots, SlotOrder.Instance);
+        int w = 1;
+        for (int r = 1; r < slots.Length; r++)
+        {
+            if (SlotOrder.Compare(slots[r], slots[w - 1]) != 0)
+            {
+                slots[w++] = slots[r];
+            }
+        }
+        if (w < slots.Length)
+        {
+            Array.Resize(ref slots, w);
+        }
+        return slots;
+    }
+
+    /// <summary>Merges two sorted, unique arrays; on equal ids the left one's slot is kept.</summary>
+    private static Slot[] Merge(Slot[] left, Slot[] right)
+    {
+        if (right.Length == 0)
+        {
+            return left;
+        }
+        if (left.Length == 0)
+        {
+            return right;
+        }
+        var result = new Slot[left.Length + right.Length];
+        int i = 0, j = 0, w = 0;
+        while (i < left.Length && j < right.Length)
+        {
+            int c = SlotOrder.Compare(left[i], right[j]);
+            if (c <= 0)
+            {
+                result[w++] = left[i++];
+                if (c == 0)
+                {
+                    j++;
+                }
+            }
+            else
+            {
+                result[w++] = right[j++];
+            }
+        }
+        while (i < left.Length)
+        {
+            result[w++] = left[i++];
+        }
+        while (j < right.Length)
+        {
+            result[w++] = right[j++];
+        }
+        if (w < result.Length)
+        {
+            Array.Resize(ref result, w);
+        }
+        return result;
+    }
+
+    private static int Find(Slot[] sorted, ulong a, ulong b, ulong c)
+    {
+        int lo = 0, hi = sorted.Length - 1;
+        while (lo <= hi)
+        {
+            int mid = (int)((uint)(lo + hi) >> 1);
+            ref readonly Slot s = ref sorted[mid];
+            int cmp = s.A != a ? s.A.CompareTo(a) : s.B != b ? s.B.CompareTo(b) : s.C.CompareTo(c);
+            if (cmp == 0)
+            {
+                return mid;
+            }
+            if (cmp < 0)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+        return -1;
+    }
+
+    private sealed class SlotOrder : IComparer<Slot>
+    {
+        public static readonly SlotOrder Instance = new();
+
+        public static int Compare(in Slot x, in Slot y) =>
+            x.A != y.A ? x.A.CompareTo(y.A) : x.B != y.B ? x.B.CompareTo(y.B) : x.C.CompareTo(y.C);
+
+        int IComparer<Slot>.Compare(Slot x, Slot y) => Compare(x, y);
+    }
+
+    /// <summary>
+    /// One indexed blob in 38 bytes: the first 24 bytes of its id, the offset (u32), the pack number, stored and
+    /// raw length (24 bits each), and a flag byte (kind in bits 0-6, compressed in bit 7).
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential, Pack = 1)]
+    internal readonly struct Slot
+    {
+        public const int Size = 38;
+
+        public readonly ulong A;
+        public readonly ulong B;
+        public readonly ulong C;
+        private readonly uint _offset;
+        private readonly ushort _packLow;
+        private readonly byte _packHigh;
+        private readonly byte _flags;
+        private readonly ushort _storedLow;
+        private readonly byte _storedHigh;
+        private readonly ushort _rawLow;
+        private readonly byte _rawHigh;
+
+        private Slot(BlobId id, in IndexEntry e)
+        {
+            A = id.A;
+            B = id.B;
+            C = id.C;
+            _offset = (uint)e.Offset;
+            _packLow = (ushort)e.Pack;
+            _packHigh = (byte)(e.Pack >> 16);
+            _flags = (byte)((byte)e.Kind | (e.Compressed ? 0x80 : 0));
+            _storedLow = (ushort)e.StoredLength;
+            _storedHigh = (byte)(e.StoredLength >> 16);
+            _rawLow = (ushort)e.RawLength;
+            _rawHigh = (byte)(e.RawLength >> 16);
+        }
+
+        public static bool Fits(in IndexEntry e) =>
+            (uint)e.Pack < (1u << 24) && (ulong)e.Offset <= uint.MaxValue && (uint)e.StoredLength < (1u << 24)
+            && (uint)e.RawLength < (1u << 24) && (byte)e.Kind < 0x80;
+
+        public static Slot From(BlobId id, in IndexEntry e) => new(id, e);
+
+        public IndexEntry ToEntry() => new(
+            _packLow | (_packHigh << 16), _offset, _storedLow | (_storedHigh << 16), _rawLow | (_rawHigh << 16),
+            (BlobKind)(_flags & 0x7F), (_flags & 0x80) != 0);
     }
 }
 

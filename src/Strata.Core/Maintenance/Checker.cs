@@ -165,6 +165,26 @@ public sealed class Checker(Repo repo)
         }
     }
 
+    /// <summary>The pack's catalog: as loaded with the index (keepCatalogs), else its warm copy; empty when neither can be read (reported elsewhere).</summary>
+    private async Task<IReadOnlyList<CatalogEntry>> CatalogOfAsync(PackRecord p, CancellationToken ct)
+    {
+        if (repo.PackCatalogs.TryGetValue(p.Id, out var loaded))
+        {
+            return loaded.Entries;
+        }
+        var name = new ObjectName(ObjectKind.Catalogs, p.Id.ToString());
+        try
+        {
+            byte[] tail = await repo.ReadWholeAsync(name, ct).ConfigureAwait(false);
+            return PackCodec.ParseTail(tail, repo.Keys.IndexKey, name.Path).Entries;
+        }
+        catch (Exception e) when (e is CorruptionException or StoreException)
+        {
+            _findings.Add(new CheckFinding(p.ObjectName.Path, $"its blobs were not read: {e.Message}", "strata repair index rewrites the catalog from the pack's tail"));
+            return [];
+        }
+    }
+
     private async Task ReadPackAsync(PackRecord p, Dictionary<BlobId, string> used, CancellationToken ct)
     {
         byte[] bytes;
@@ -177,7 +197,11 @@ public sealed class Checker(Repo repo)
             _findings.Add(new CheckFinding(p.ObjectName.Path, e.Message, "thaw it first (strata restore plans thaws)"));
             return;
         }
-        var entries = repo.Index.EntriesByPack().GetValueOrDefault(p.Number) ?? [];
+        // The blobs the index reads from this pack (a blob stored twice is checked where restores read it).
+        var entries = (await CatalogOfAsync(p, ct).ConfigureAwait(false))
+            .Where(e => repo.Index.TryGet(e.Id, out IndexEntry ie) && ie.Pack == p.Number)
+            .OrderBy(e => e.Offset)
+            .ToList();
         if (BlobId.Read(SHA256.HashData(bytes)) != p.Id)
         {
             _findings.Add(new CheckFinding(p.ObjectName.Path, "pack content does not match its name (SHA-256): it is damaged", "files listed below may not restore"));

@@ -184,37 +184,15 @@ public sealed class Repo : IAsyncDisposable
         }
         var late = new List<IndexSegment.PackEntries>();
         var segmentIds = new List<string>();
-        await Parallel.ForEachAsync(segments, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (o, c) =>
+        Index.BeginBulkLoad();
+        try
         {
-            byte[] bytes = await ReadWholeAsync(Store, o.Name, o.Length, c).ConfigureAwait(false);
-            foreach (var p in IndexSegment.Open(bytes, Keys.IndexKey, o.Name.Path))
-            {
-                if (purging.Contains(p.Id))
-                {
-                    continue;
-                }
-                if (superseded.Contains(p.Id))
-                {
-                    lock (late)
-                    {
-                        late.Add(p);
-                    }
-                    continue;
-                }
-                Index.AddPack(p.Id, p.Kind, p.Length, p.Entries);
-                if (keepCatalogs)
-                {
-                    lock (PackCatalogs)
-                    {
-                        PackCatalogs.TryAdd(p.Id, p);
-                    }
-                }
-            }
-            lock (segmentIds)
-            {
-                segmentIds.Add(o.Name.Name);
-            }
-        }).ConfigureAwait(false);
+            await LoadSegmentsAsync(segments, purging, superseded, late, segmentIds, keepCatalogs, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            Index.EndBulkLoad();
+        }
         IndexSegments = segmentIds;
 
         var orphans = new List<ObjectInfo>();
@@ -255,6 +233,40 @@ public sealed class Repo : IAsyncDisposable
             }
         }
     }
+
+    private Task LoadSegmentsAsync(List<ObjectInfo> segments, HashSet<BlobId> purging, HashSet<BlobId> superseded,
+        List<IndexSegment.PackEntries> late, List<string> segmentIds, bool keepCatalogs, CancellationToken ct) =>
+        Parallel.ForEachAsync(segments, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (o, c) =>
+        {
+            byte[] bytes = await ReadWholeAsync(Store, o.Name, o.Length, c).ConfigureAwait(false);
+            foreach (var p in IndexSegment.Open(bytes, Keys.IndexKey, o.Name.Path))
+            {
+                if (purging.Contains(p.Id))
+                {
+                    continue;
+                }
+                if (superseded.Contains(p.Id))
+                {
+                    lock (late)
+                    {
+                        late.Add(p);
+                    }
+                    continue;
+                }
+                Index.AddPack(p.Id, p.Kind, p.Length, p.Entries);
+                if (keepCatalogs)
+                {
+                    lock (PackCatalogs)
+                    {
+                        PackCatalogs.TryAdd(p.Id, p);
+                    }
+                }
+            }
+            lock (segmentIds)
+            {
+                segmentIds.Add(o.Name.Name);
+            }
+        });
 
     /// <summary>Deletion records found by <see cref="LoadIndexAsync"/>, oldest first.</summary>
     public IReadOnlyList<Maintenance.DeletionRecordRef> Deletions { get; private set; } = [];
