@@ -87,7 +87,8 @@ public sealed class MirrorTests : IDisposable
         {
             Assert.True(sum.GetProperty("already_there").GetInt32() >= 1, $"the resumed mirror copied everything again\n{resumed}");
         }
-        Assert.True(sum.GetProperty("objects_copied").GetInt32() >= 1, resumed.ToString());
+        // On a busy machine the killed run may have copied everything before the kill landed: then nothing is left.
+        Assert.True(sum.GetProperty("objects_copied").GetInt32() >= (killed ? 0 : 1), resumed.ToString());
         Assert.Equal(0, sum.GetProperty("problems").GetInt32());
 
         // The mirror is the repository: same passphrase; restore from it and compare with the source.
@@ -101,6 +102,8 @@ public sealed class MirrorTests : IDisposable
         CliAssert.Ok(again);
         Assert.Equal(0, again.Summary.GetProperty("objects_copied").GetInt32());
         Assert.True(again.Summary.GetProperty("already_there").GetInt32() > 5);
+        // The resumed run finished the whole repository: what it copied plus what it found is everything.
+        Assert.Equal(again.Summary.GetProperty("already_there").GetInt32(), sum.GetProperty("objects_copied").GetInt32() + sum.GetProperty("already_there").GetInt32());
     }
 
     [Fact]
