@@ -18,6 +18,7 @@ public class IndexBenchmarks
     private List<CatalogEntry>[] _packs = [];
     private BlobId[] _probes = [];
     private RepoIndex _index = null!;
+    private ConcurrentDictionary<BlobId, IndexEntry> _dictionary = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -30,6 +31,7 @@ public class IndexBenchmarks
             _probes[i] = i % 2 == 0 ? _packs[rng.Next(_packs.Length)][rng.Next(PerPack)].Id : RandomId(rng);
         }
         _index = Load(_packs);
+        _dictionary = LoadDictionary(_packs);
     }
 
     public static List<CatalogEntry>[] Packs()
@@ -89,6 +91,20 @@ public class IndexBenchmarks
         foreach (BlobId id in _probes)
         {
             if (_index.Contains(id))
+            {
+                found++;
+            }
+        }
+        return found;
+    }
+
+    [Benchmark(Description = "1M lookups, half present, in the dictionary of before")]
+    public int DictionaryLookups()
+    {
+        int found = 0;
+        foreach (BlobId id in _probes)
+        {
+            if (_dictionary.ContainsKey(id))
             {
                 found++;
             }

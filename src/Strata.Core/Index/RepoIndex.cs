@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Numerics;
 using System.Runtime.InteropServices;
 using Strata.Crypto;
 using Strata.Packs;
@@ -26,7 +27,7 @@ public readonly record struct IndexEntry(int Pack, long Offset, int StoredLength
 /// <para>
 /// Memory (DESIGN.md: under 40 bytes per blob): what <see cref="Repo.LoadIndexAsync"/> reads goes into one array
 /// sorted by id, 38 bytes per blob (<see cref="Slot"/>: the first 24 bytes of the id, then pack number, offset,
-/// lengths and flags packed into 14). Ids are compared on those 24 bytes (192 bits: among 2^40 blobs the chance
+/// lengths and flags packed into 14), plus a table of bucket starts under half a byte per blob. Ids are compared on those 24 bytes (192 bits: among 2^40 blobs the chance
 /// that two share them is below 2^-110, and a writer who knows the dedup key would need about 2^96 tries to make
 /// such a pair); every blob read is still checked against its full id. Blobs added later (the packs a backup
 /// writes) and the rare location that does not fit a slot (a pack over 4 GiB or 16 M packs, a blob over 16 MiB)
@@ -41,7 +42,7 @@ public sealed class RepoIndex
 {
     private const int StagingChunk = 1 << 16;
 
-    private Slot[] _sorted = [];
+    private Table _table = Table.Empty;
     private readonly ConcurrentDictionary<BlobId, IndexEntry> _recent = new();
     private readonly List<PackRecord> _packs = [];
     private readonly Dictionary<BlobId, PackRecord> _packById = [];
@@ -55,13 +56,13 @@ public sealed class RepoIndex
         {
             lock (_lock)
             {
-                return _sorted.Length + _recent.Count + (_staging is null ? 0 : ((_staging.Count - 1) * StagingChunk) + _stagedInLast);
+                return _table.Slots.Length + _recent.Count + (_staging is null ? 0 : ((_staging.Count - 1) * StagingChunk) + _stagedInLast);
             }
         }
     }
 
     /// <summary>Bytes the blob table takes (the sorted array; the dictionary of later blobs counted at 72 bytes each).</summary>
-    public long ApproximateBytes => ((long)_sorted.Length * Slot.Size) + (_recent.Count * 72L);
+    public long ApproximateBytes => _table.Bytes + (_recent.Count * 72L);
 
     public IReadOnlyList<PackRecord> Packs
     {
@@ -78,11 +79,11 @@ public sealed class RepoIndex
 
     public bool TryGet(BlobId id, out IndexEntry entry)
     {
-        Slot[] sorted = Volatile.Read(ref _sorted);
-        int i = Find(sorted, id.A, id.B, id.C);
+        Table table = Volatile.Read(ref _table);
+        int i = table.Find(id.A, id.B, id.C);
         if (i >= 0)
         {
-            entry = sorted[i].ToEntry();
+            entry = table.Slots[i].ToEntry();
             return true;
         }
         return _recent.TryGetValue(id, out entry);
@@ -201,13 +202,13 @@ public sealed class RepoIndex
             {
                 _recent.TryRemove(kv.Key, out _);
             }
-            Slot[] earlier = Merge(_sorted, SortUnique([.. moved.Select(kv => Slot.From(kv.Key, kv.Value))]));
+            Slot[] earlier = Merge(_table.Slots, SortUnique([.. moved.Select(kv => Slot.From(kv.Key, kv.Value))]));
             if (!_recent.IsEmpty)
             {
                 var kept = _recent.Keys.Select(k => (k.A, k.B, k.C)).ToHashSet();
                 staged = [.. staged.Where(s => !kept.Contains((s.A, s.B, s.C)))];
             }
-            Volatile.Write(ref _sorted, Merge(earlier, staged));
+            Volatile.Write(ref _table, new Table(Merge(earlier, staged)));
         }
     }
 
@@ -278,28 +279,65 @@ public sealed class RepoIndex
         return result;
     }
 
-    private static int Find(Slot[] sorted, ulong a, ulong b, ulong c)
+    /// <summary>
+    /// The sorted slots and where each run of ids with the same top bits starts (about one start per 8 to 16
+    /// blobs, under half a byte per blob), so a lookup binary-searches a few neighbouring slots.
+    /// </summary>
+    private sealed class Table
     {
-        int lo = 0, hi = sorted.Length - 1;
-        while (lo <= hi)
+        public static readonly Table Empty = new([]);
+
+        public readonly Slot[] Slots;
+        private readonly int[] _starts;
+        private readonly int _shift;
+
+        public Table(Slot[] slots)
         {
-            int mid = (int)((uint)(lo + hi) >> 1);
-            ref readonly Slot s = ref sorted[mid];
-            int cmp = s.A != a ? s.A.CompareTo(a) : s.B != b ? s.B.CompareTo(b) : s.C.CompareTo(c);
-            if (cmp == 0)
+            Slots = slots;
+            int bits = slots.Length < 16 ? 0 : Math.Min(24, BitOperations.Log2((uint)slots.Length) - 3);
+            _shift = 64 - bits;
+            _starts = new int[(1 << bits) + 1];
+            int next = 0;
+            for (int bucket = 0; bucket < (1 << bits); bucket++)
             {
-                return mid;
+                _starts[bucket] = next;
+                while (next < slots.Length && Bucket(slots[next].A) == bucket)
+                {
+                    next++;
+                }
             }
-            if (cmp < 0)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid - 1;
-            }
+            _starts[1 << bits] = slots.Length;
         }
-        return -1;
+
+        public long Bytes => ((long)Slots.Length * Slot.Size) + (_starts.Length * 4L);
+
+        private int Bucket(ulong a) => _shift == 64 ? 0 : (int)(a >> _shift);
+
+        public int Find(ulong a, ulong b, ulong c)
+        {
+            int bucket = Bucket(a);
+            int lo = _starts[bucket], hi = _starts[bucket + 1] - 1;
+            Slot[] slots = Slots;
+            while (lo <= hi)
+            {
+                int mid = (int)((uint)(lo + hi) >> 1);
+                ref readonly Slot s = ref slots[mid];
+                int cmp = s.A != a ? s.A.CompareTo(a) : s.B != b ? s.B.CompareTo(b) : s.C.CompareTo(c);
+                if (cmp == 0)
+                {
+                    return mid;
+                }
+                if (cmp < 0)
+                {
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid - 1;
+                }
+            }
+            return -1;
+        }
     }
 
     private sealed class SlotOrder : IComparer<Slot>

@@ -51,7 +51,7 @@ public sealed class RepoIndexTests
 
         int total = packs.Sum(p => p.Count);
         Assert.Equal(total, index.BlobCount);
-        Assert.Equal(total * 38L, index.ApproximateBytes);
+        Assert.InRange(index.ApproximateBytes, total * 38L, total * 38.5);
         foreach (var (entries, i) in packs.Select((p, i) => (p, i)))
         {
             int number = index.FindPack(PackId(i))!.Number;
@@ -81,7 +81,7 @@ public sealed class RepoIndexTests
         index.EndBulkLoad();
 
         Assert.Equal(3, index.BlobCount);
-        Assert.Equal(38 + (2 * 72L), index.ApproximateBytes);
+        Assert.Equal(38 + 8 + (2 * 72L), index.ApproximateBytes); // one slot, a one-bucket table (two starts), two dictionary entries
         foreach (CatalogEntry e in new[] { edge, farOffset, bigBlob })
         {
             Assert.True(index.TryGet(e.Id, out IndexEntry got));
@@ -108,7 +108,7 @@ public sealed class RepoIndexTests
         Assert.True(index.TryGet(shared, out IndexEntry e));
         Assert.Equal((0, 0L), (e.Pack, e.Offset));
         Assert.Equal(51, index.BlobCount);
-        Assert.Equal(51 * 38L, index.ApproximateBytes); // the dictionary's blob moved into the table
+        Assert.InRange(index.ApproximateBytes, 51 * 38L, 51 * 38.5); // the dictionary's blob moved into the table
 
         // Duplicates within one load: one of the copies, whole.
         var second = new RepoIndex();
