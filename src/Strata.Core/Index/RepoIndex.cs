@@ -190,25 +190,19 @@ public sealed class RepoIndex
 
             // Blobs indexed before the bulk load keep their locations: the sorted array, then what the dictionary
             // holds that fits a slot (moved over); blobs that stay in the dictionary win over staged ones too.
-            var moved = new List<KeyValuePair<BlobId, IndexEntry>>();
-            foreach (var kv in _recent)
+            // The moved ones leave the dictionary only after the new table is published, so lookups never miss them.
+            var moved = _recent.Where(kv => Slot.Fits(kv.Value)).ToList();
+            var kept = _recent.Where(kv => !Slot.Fits(kv.Value)).Select(kv => (kv.Key.A, kv.Key.B, kv.Key.C)).ToHashSet();
+            Slot[] earlier = Merge(_table.Slots, SortUnique([.. moved.Select(kv => Slot.From(kv.Key, kv.Value))]));
+            if (kept.Count > 0)
             {
-                if (Slot.Fits(kv.Value))
-                {
-                    moved.Add(kv);
-                }
+                staged = [.. staged.Where(s => !kept.Contains((s.A, s.B, s.C)))];
             }
+            Volatile.Write(ref _table, new Table(Merge(earlier, staged)));
             foreach (var kv in moved)
             {
                 _recent.TryRemove(kv.Key, out _);
             }
-            Slot[] earlier = Merge(_table.Slots, SortUnique([.. moved.Select(kv => Slot.From(kv.Key, kv.Value))]));
-            if (!_recent.IsEmpty)
-            {
-                var kept = _recent.Keys.Select(k => (k.A, k.B, k.C)).ToHashSet();
-                staged = [.. staged.Where(s => !kept.Contains((s.A, s.B, s.C)))];
-            }
-            Volatile.Write(ref _table, new Table(Merge(earlier, staged)));
         }
     }
 
