@@ -216,6 +216,57 @@ public static unsafe partial class Posix
     public static SafeFileHandle CreateNew(byte[] path, uint mode) =>
         new(OpenRaw(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode, "open"), ownsHandle: true);
 
+    /// <summary>
+    /// open(<paramref name="dir"/>, O_TMPFILE|O_WRONLY): a file with no name yet in that folder's file system, given one
+    /// later by <see cref="TryLinkUnnamed"/> (until then it is freed on close). Null when the file system or kernel does
+    /// not offer it (EOPNOTSUPP, EISDIR or EINVAL from kernels before 3.11).
+    /// </summary>
+    public static SafeFileHandle? TryCreateUnnamed(byte[] dir, uint mode)
+    {
+        int fd = TryOpen(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode, out int errno);
+        if (fd >= 0)
+        {
+            return new SafeFileHandle(fd, ownsHandle: true);
+        }
+        if (errno is ENOTSUP or EISDIR or EINVAL)
+        {
+            return null;
+        }
+        throw new PosixException(errno, "open(O_TMPFILE)", Display(dir));
+    }
+
+    /// <summary>
+    /// Gives a file made by <see cref="TryCreateUnnamed"/> its name: linkat of /proc/self/fd/N (no capability needed, unlike
+    /// AT_EMPTY_PATH). False when <paramref name="path"/> exists; the final component is never followed.
+    /// </summary>
+    public static bool TryLinkUnnamed(SafeFileHandle h, byte[] path)
+    {
+        Span<byte> from = stackalloc byte[40];
+        int n = System.Text.Encoding.ASCII.GetBytes($"/proc/self/fd/{(int)h.DangerousGetHandle()}", from);
+        from[n] = 0;
+        Span<byte> buf = path.Length < StackPathMax ? stackalloc byte[StackPathMax] : new byte[path.Length + 1];
+        fixed (byte* p1 = from)
+        fixed (byte* p2 = Terminate(path, buf, "linkat"))
+        {
+            while (true)
+            {
+                if (SysLinkat(AT_FDCWD, p1, AT_FDCWD, p2, AT_SYMLINK_FOLLOW) == 0)
+                {
+                    return true;
+                }
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == EEXIST)
+                {
+                    return false;
+                }
+                if (errno != EINTR)
+                {
+                    throw new PosixException(errno, "linkat", Display(path));
+                }
+            }
+        }
+    }
+
     /// <summary>Opens an existing file for writing without truncating it (never through a symlink).</summary>
     public static SafeFileHandle OpenWrite(byte[] path) =>
         new(OpenRaw(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0, "open"), ownsHandle: true);

@@ -20,6 +20,7 @@ public static unsafe partial class Posix
     private const int ENOENT = 2;
     private const int EINTR = 4;
     private const int EEXIST = 17;
+    private const int EISDIR = 21;
     private const int EINVAL = 22;
     private const int ERANGE = 34;
     private const int ENODATA = 61;
@@ -36,9 +37,11 @@ public static unsafe partial class Posix
     private const int O_NOFOLLOW = 0x20000;
     private const int O_NOATIME = 0x40000;
     private const int O_CLOEXEC = 0x80000;
+    private const int O_TMPFILE = 0x410000; // __O_TMPFILE | O_DIRECTORY
 
     private const int AT_FDCWD = -100;
     private const int AT_SYMLINK_NOFOLLOW = 0x100;
+    private const int AT_SYMLINK_FOLLOW = 0x400;
     private const int AT_EMPTY_PATH = 0x1000;
     private const uint STATX_BASIC_STATS = 0x7ff;
 
@@ -171,6 +174,9 @@ public static unsafe partial class Posix
 
     [LibraryImport(Libc, EntryPoint = "link", SetLastError = true)]
     private static partial int SysLink(byte* existing, byte* newPath);
+
+    [LibraryImport(Libc, EntryPoint = "linkat", SetLastError = true)]
+    private static partial int SysLinkat(int oldDirFd, byte* oldPath, int newDirFd, byte* newPath, int flags);
 
     // Exported as mknod since glibc 2.33; older glibc only has __xmknod(_MKNOD_VER, path, mode, &dev).
     [LibraryImport(Libc, EntryPoint = "mknod", SetLastError = true)]
