@@ -102,9 +102,10 @@ internal static class RestoreSelection
 /// <summary>
 /// Recreates a snapshot's absolute paths under a target folder, as restic does. The tree walk creates folders
 /// and queues files; workers fetch, verify (every blob is authenticated and its keyed id checked) and write
-/// them in parallel; hard links, symlinks and folder metadata follow, folders deepest first so their times
-/// stick. Names that could escape the target ("", ".", "..", anything with '/', a NUL) are refused, files are
-/// created without following symlinks, and symlinks are created last, so no entry can redirect a later write.
+/// them in parallel (each file unnamed, linked under its name once written, where the file system allows);
+/// hard links, symlinks and folder metadata follow, folders deepest first so their times stick. Names that could
+/// escape the target ("", ".", "..", anything with '/', a NUL) are refused, files are created (or linked) without
+/// following symlinks, and symlinks are created last, so no entry can redirect a later write.
 /// A file that cannot be restored (a damaged blob, say) is listed and the rest continue.
 /// From a cold tier a restore runs in passes (<see cref="RestoreOptions.ReadablePacks"/>,
 /// <see cref="RestoreOptions.SkipComplete"/>): each pass writes the files whose packs are thawed, defers the rest and
@@ -509,12 +510,14 @@ public sealed class Restorer
                     Posix.FTruncate(h, node.Size);
                 }
                 Interlocked.Add(ref _bytes, written);
-                // Metadata through the open file (no path lookups); the mtime is still set after every byte is written.
-                ApplyMetadata(h, node, display);
                 if (unnamed is not null)
                 {
+                    // Linked while still ours and 0600: protected_hardlinks would refuse a file already given to
+                    // another owner (or made setuid) to a process without CAP_FOWNER.
                     Publish(h, path);
                 }
+                // Metadata through the open file (no path lookups); the mtime is still set after every byte is written.
+                ApplyMetadata(h, node, display);
             }
             Interlocked.Increment(ref _files);
             _progress.File(node.Size);
