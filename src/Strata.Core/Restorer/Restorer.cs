@@ -30,8 +30,9 @@ public sealed record RestoreOptions
     /// </summary>
     public bool SkipComplete { get; init; }
     /// <summary>
-    /// Write each file unnamed (O_TMPFILE) and link it under its name once its bytes and metadata are in place, where the
-    /// target's file system offers it (probed once per restore); otherwise files are created by name. On by default.
+    /// Write each file unnamed (O_TMPFILE) and link it under its name once all its bytes are written (owner, mode, xattrs
+    /// and times follow through the open file), where the target's file system offers it (probed once per restore);
+    /// otherwise files are created by name. On by default.
     /// </summary>
     public bool UnnamedFiles { get; init; } = true;
 }
