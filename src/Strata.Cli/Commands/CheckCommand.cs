@@ -60,11 +60,11 @@ internal static class CheckCommand
             }
             if (json)
             {
-                Format.JsonLine(new() { ["message_type"] = "summary", ["snapshots"] = r.Snapshots, ["trees"] = r.Trees, ["blobs"] = r.Blobs, ["packs_read"] = r.PacksRead, ["findings"] = r.Problems, ["notes"] = r.Findings.Count - r.Problems });
+                Format.JsonLine(new() { ["message_type"] = "summary", ["snapshots"] = r.Snapshots, ["trees"] = r.Trees, ["blobs"] = r.Blobs, ["packs_read"] = r.PacksRead, ["bucket_points"] = r.Points, ["findings"] = r.Problems, ["notes"] = r.Findings.Count - r.Problems });
             }
             else if (!quiet)
             {
-                Console.WriteLine($"checked {r.Snapshots} snapshots, {r.Trees} trees, {r.Blobs} blobs{(readData ? $", read {r.PacksRead} packs" : "")}: {(r.Ok ? "no errors" : $"{r.Problems} problems")}{(r.Findings.Count > r.Problems ? $", {r.Findings.Count - r.Problems} notes" : "")}");
+                Console.WriteLine($"checked {r.Snapshots} snapshots, {r.Trees} trees, {r.Blobs} blobs{(r.Points > 0 ? $", {r.Points} bucket points" : "")}{(readData ? $", read {r.PacksRead} packs" : "")}: {(r.Ok ? "no errors" : $"{r.Problems} problems")}{(r.Findings.Count > r.Problems ? $", {r.Findings.Count - r.Problems} notes" : "")}");
             }
             return r.Ok ? ExitCodes.Ok : ExitCodes.Damaged;
         }));

@@ -5,6 +5,7 @@ using Strata.Packs;
 using Strata.Platform;
 using Strata.Repository;
 using Strata.Snapshots;
+using Strata.Sources.Buckets;
 using Strata.Stores;
 
 namespace Strata.Maintenance;
@@ -13,7 +14,8 @@ namespace Strata.Maintenance;
 /// <param name="Note">Not damage: something harmless that a maintenance command tidies up (an orphan upload).</param>
 public sealed record CheckFinding(string Object, string Problem, string Advice, bool Note = false);
 
-public sealed record CheckResult(int Snapshots, int Trees, long Blobs, int PacksRead, IReadOnlyList<CheckFinding> Findings)
+/// <param name="Points">Bucket restoration points found (damaged ones included).</param>
+public sealed record CheckResult(int Snapshots, int Trees, long Blobs, int PacksRead, IReadOnlyList<CheckFinding> Findings, int Points = 0)
 {
     public bool Ok => !Findings.Any(f => !f.Note);
     public int Problems => Findings.Count(f => !f.Note);
@@ -21,8 +23,9 @@ public sealed record CheckResult(int Snapshots, int Trees, long Blobs, int Packs
 
 /// <summary>
 /// Structural check from warm data only: every snapshot's trees load, every blob they name is in the index,
-/// every indexed pack and its catalog exist. With <c>readData</c> every pack is read whole, its SHA-256 compared
-/// with its name, and every blob authenticated and verified; damaged blobs are traced to the files that use them.
+/// every indexed pack and its catalog exist, every bucket restoration point's header opens. With <c>readData</c> every
+/// pack is read whole, its SHA-256 compared with its name, and every blob authenticated and verified; damaged blobs are
+/// traced to the files that use them; every point is hashed against its name and all its frames opened.
 /// </summary>
 public sealed class Checker(Repo repo)
 {
@@ -86,6 +89,8 @@ public sealed class Checker(Repo repo)
             await CheckTreeAsync(BlobId.Parse(s.Snapshot.Tree), "", s, seenTrees, usedBlobs, ct).ConfigureAwait(false);
         }
 
+        int points = await CheckPointsAsync(readData, log, ct).ConfigureAwait(false);
+
         int packsRead = 0;
         if (readData)
         {
@@ -101,7 +106,76 @@ public sealed class Checker(Repo repo)
                 packsRead++;
             }
         }
-        return new CheckResult(snapshots.Count, seenTrees.Count, usedBlobs.Count, packsRead, _findings);
+        return new CheckResult(snapshots.Count, seenTrees.Count, usedBlobs.Count, packsRead, _findings, points);
+    }
+
+    /// <summary>
+    /// points/: every header opens (it is warm and sealed with the index key). With <paramref name="readData"/> each point
+    /// is read through, its SHA-256 compared with its name, every frame opened and the entries counted against the header.
+    /// Returns how many points there are.
+    /// </summary>
+    private async Task<int> CheckPointsAsync(bool readData, Action<string>? log, CancellationToken ct)
+    {
+        var damaged = new List<string>();
+        var points = await BucketPoints.ListAsync(repo, ct, damaged).ConfigureAwait(false);
+        foreach (string message in damaged)
+        {
+            AddPointFinding(message);
+        }
+        if (readData)
+        {
+            foreach (BucketPointRef p in points)
+            {
+                log?.Invoke($"reading {p.Name.Path}");
+                try
+                {
+                    if (await HashOfAsync(p, ct).ConfigureAwait(false) != p.Id)
+                    {
+                        AddPointFinding($"{p.Name.Path}: content does not match its name (SHA-256): damaged");
+                        continue;
+                    }
+                    long keys = 0, bytes = 0;
+                    await foreach (BucketEntry e in BucketPoints.ReadEntriesAsync(repo, p, ct).ConfigureAwait(false))
+                    {
+                        keys++;
+                        bytes += e.Size;
+                    }
+                    if (keys != p.Header.Keys || bytes != p.Header.Bytes)
+                    {
+                        AddPointFinding($"{p.Name.Path}: holds {keys} keys of {bytes} bytes, its header says {p.Header.Keys} of {p.Header.Bytes}");
+                    }
+                }
+                catch (Exception e) when (e is CorruptionException or StoreException)
+                {
+                    AddPointFinding(e.Message);
+                }
+            }
+        }
+        return points.Count + damaged.Count;
+    }
+
+    /// <summary>SHA-256 of a point, read in ranges (a point of millions of keys is tens of megabytes).</summary>
+    private async Task<string> HashOfAsync(BucketPointRef p, CancellationToken ct)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        byte[] buffer = new byte[(int)Math.Min(p.Length, 4 << 20)];
+        for (long at = 0; at < p.Length; at += buffer.Length)
+        {
+            int n = (int)Math.Min(buffer.Length, p.Length - at);
+            await repo.Store.ReadAsync(p.Name, at, buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+            hash.AppendData(buffer, 0, n);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    /// <summary>A damaged point: its messages start with "points/ID: ".</summary>
+    private void AddPointFinding(string message)
+    {
+        int colon = message.StartsWith("points/", StringComparison.Ordinal) ? message.IndexOf(": ", StringComparison.Ordinal) : -1;
+        string name = colon > 0 ? message[..colon] : "points/";
+        string problem = colon > 0 ? message[(colon + 2)..] : message;
+        _findings.Add(new CheckFinding(name, problem,
+            "this restoration point cannot put its bucket back, and bucket gc no longer keeps the versions only it needed (the bucket itself is untouched); take a new one with strata bucket snapshot, then delete this object from points/"));
     }
 
     /// <summary>The warm catalog must list exactly the blobs (ids, offsets, lengths) the index has for the pack.</summary>

@@ -1,4 +1,5 @@
 using Strata.Crypto;
+using Strata.Maintenance;
 using Strata.Repository;
 using Strata.Sources.Buckets;
 using Strata.Stores;
@@ -102,6 +103,60 @@ public sealed class BucketPointCodecTests
         var damaged = new List<string>();
         Assert.Empty(await BucketPoints.ListAsync(t.Repo, t.Ct, damaged));
         Assert.Contains(point.Id, Assert.Single(damaged));
+    }
+
+    [Fact]
+    public async Task Check_opens_every_point_header_and_with_read_data_every_frame()
+    {
+        await using var t = await TestRepository.CreateAsync(null);
+        var point = await BucketPoints.WriteAsync(t.Repo, Header(t.Clock.GetUtcNow()), Entries(30_000), t.Ct);
+        await BucketPoints.WriteAsync(t.Repo, Header(t.Clock.GetUtcNow().AddHours(1)), Entries(5), t.Ct);
+        foreach (bool readData in new[] { false, true })
+        {
+            CheckResult clean = await new Checker(t.Repo).RunAsync(readData, null, t.Ct);
+            Assert.True(clean.Ok, string.Join("; ", clean.Findings.Select(f => f.Problem)));
+            Assert.Equal(2, clean.Points);
+        }
+
+        // A flipped byte inside a frame: the header still opens, so only --read-data sees it, and names the point.
+        string file = Path.Combine(t.RepoDir, "points", point.Id);
+        byte[] bytes = await File.ReadAllBytesAsync(file, t.Ct);
+        bytes[BucketPointCodec.FrameTarget / 4 + 200] ^= 0x40;
+        File.SetAttributes(file, FileAttributes.Normal);
+        await File.WriteAllBytesAsync(file, bytes, t.Ct);
+        Assert.True((await new Checker(t.Repo).RunAsync(readData: false, null, t.Ct)).Ok);
+        CheckResult read = await new Checker(t.Repo).RunAsync(readData: true, null, t.Ct);
+        CheckFinding f = Assert.Single(read.Findings);
+        Assert.Equal($"points/{point.Id}", f.Object);
+        Assert.Contains("SHA-256", f.Problem);
+
+        // A header that does not open is found without --read-data.
+        bytes[^20] ^= 0x01;
+        await File.WriteAllBytesAsync(file, bytes, t.Ct);
+        CheckResult plain = await new Checker(t.Repo).RunAsync(readData: false, null, t.Ct);
+        f = Assert.Single(plain.Findings);
+        Assert.Equal($"points/{point.Id}", f.Object);
+        Assert.Contains("header", f.Problem);
+        Assert.Equal(2, plain.Points);
+    }
+
+    [Fact]
+    public async Task Check_with_read_data_finds_frames_that_do_not_open_under_a_matching_name()
+    {
+        await using var t = await TestRepository.CreateAsync(null);
+        var point = await BucketPoints.WriteAsync(t.Repo, Header(t.Clock.GetUtcNow()), Entries(30_000), t.Ct);
+        // Damage a frame and store the bytes under their own SHA-256, as a damaged upload re-hashed by someone would be:
+        // the name matches, the header opens, and only opening the frames finds it.
+        byte[] bytes = await File.ReadAllBytesAsync(Path.Combine(t.RepoDir, "points", point.Id), t.Ct);
+        bytes[BucketPointCodec.FrameTarget / 4 + 200] ^= 0x40;
+        string id = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+        await t.Repo.Store.WriteAsync(new ObjectName(ObjectKind.Points, id), new MemoryStream(bytes), t.Ct);
+        await BucketPoints.DeleteAsync(t.Repo, point, t.Ct);
+
+        CheckResult r = await new Checker(t.Repo).RunAsync(readData: true, null, t.Ct);
+        CheckFinding f = Assert.Single(r.Findings);
+        Assert.Equal($"points/{id}", f.Object);
+        Assert.DoesNotContain("SHA-256", f.Problem);
     }
 
     [Fact]
