@@ -19,6 +19,7 @@ internal static class RestoreCommand
     private static readonly Option<string?> Target = new("--target", "-t") { Description = "folder to restore into; absolute paths are recreated under it" };
     private static readonly Option<string[]> Include = new("--include", "-i") { Description = "restore only paths matching GLOB (repeatable)" };
     private static readonly Option<string[]> Exclude = new("--exclude", "-e") { Description = "do not restore paths matching GLOB (repeatable)" };
+    private static readonly Option<bool> PageCache = new("--page-cache") { Description = "write every file through the page cache (by default files of 64 KiB and more go straight to disk, past it)" };
     private static readonly Option<string?> Resume = new("--resume") { Description = "continue the restore of thaw job JOB (see 'strata thaws'): same snapshot, paths and target" };
     private static readonly ColdOptions Cold = new();
     private static readonly DatabaseRestore Databases = new();
@@ -30,6 +31,7 @@ internal static class RestoreCommand
         cmd.Options.Add(Target);
         cmd.Options.Add(Include);
         cmd.Options.Add(Exclude);
+        cmd.Options.Add(PageCache);
         cmd.Options.Add(Resume);
         Cold.AddTo(cmd);
         Databases.AddTo(cmd);
@@ -89,6 +91,7 @@ internal static class RestoreCommand
             Target = target!,
             Includes = new ExcludeMatcher(includes),
             Excludes = new ExcludeMatcher(excludes),
+            DirectWrites = !p.GetValue(PageCache),
         };
         StoreProperties props = repo.Store.Properties;
         if (props.HasColdTier && !props.ColdReadsDirectly)

@@ -287,6 +287,54 @@ public static unsafe partial class Posix
         }
     }
 
+    /// <summary>
+    /// Turns O_DIRECT on or off for an open file (fcntl F_SETFL): its writes then go to the device without passing
+    /// through the page cache, and must be aligned (offset, length and memory). False when the file system does not do
+    /// direct I/O (EINVAL: tmpfs, some FUSE file systems).
+    /// </summary>
+    public static bool TrySetDirect(SafeFileHandle h, bool on)
+    {
+        int flags = SysFcntl(h, F_GETFL, 0);
+        if (flags < 0)
+        {
+            throw new PosixException(Marshal.GetLastPInvokeError(), "fcntl(F_GETFL)", $"fd {h.DangerousGetHandle()}");
+        }
+        int want = on ? flags | O_DIRECT : flags & ~O_DIRECT;
+        if (want == flags || SysFcntl(h, F_SETFL, want) == 0)
+        {
+            return true;
+        }
+        int errno = Marshal.GetLastPInvokeError();
+        return errno == EINVAL ? false : throw new PosixException(errno, "fcntl(F_SETFL)", $"fd {h.DangerousGetHandle()}");
+    }
+
+    /// <summary>pwrite(2) of all of <paramref name="data"/> at <paramref name="offset"/>, through short writes and EINTR; errors name <paramref name="what"/>.</summary>
+    public static void PWrite(SafeFileHandle h, ReadOnlySpan<byte> data, long offset, string what)
+    {
+        fixed (byte* p = data)
+        {
+            int done = 0;
+            while (done < data.Length)
+            {
+                nint n = SysPwrite(h, p + done, (nuint)(data.Length - done), offset + done);
+                if (n < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == EINTR)
+                    {
+                        continue;
+                    }
+                    throw new PosixException(errno, "write", what);
+                }
+                if (n == 0)
+                {
+                    throw new PosixException(28 /* ENOSPC */, "write", what);
+                }
+                done += (int)n;
+            }
+        }
+    }
+
     /// <summary>lseek(SEEK_DATA): the first data offset at or after <paramref name="offset"/>, or -1 when there is none (ENXIO). Moves the file position.</summary>
     public static long SeekData(SafeFileHandle h, long offset) => Seek(h, offset, SEEK_DATA, "lseek(SEEK_DATA)");
 

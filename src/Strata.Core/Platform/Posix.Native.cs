@@ -38,6 +38,10 @@ public static unsafe partial class Posix
     private const int O_NOATIME = 0x40000;
     private const int O_CLOEXEC = 0x80000;
     private const int O_TMPFILE = 0x410000; // __O_TMPFILE | O_DIRECTORY
+    private const int O_DIRECT = 0x4000;
+
+    private const int F_GETFL = 3;
+    private const int F_SETFL = 4;
 
     private const int AT_FDCWD = -100;
     private const int AT_SYMLINK_NOFOLLOW = 0x100;
@@ -150,6 +154,13 @@ public static unsafe partial class Posix
 
     [LibraryImport(Libc, EntryPoint = "ftruncate", SetLastError = true)]
     private static partial int SysFtruncate(SafeFileHandle fd, long length);
+
+    // fcntl(2) is variadic; an int third argument is ABI compatible as with open(2).
+    [LibraryImport(Libc, EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int SysFcntl(SafeFileHandle fd, int cmd, int arg);
+
+    [LibraryImport(Libc, EntryPoint = "pwrite", SetLastError = true)]
+    private static partial nint SysPwrite(SafeFileHandle fd, byte* buf, nuint count, long offset);
 
     [LibraryImport(Libc, EntryPoint = "lseek", SetLastError = true)]
     private static partial long SysLseek(SafeFileHandle fd, long offset, int whence);

@@ -35,6 +35,11 @@ public sealed record RestoreOptions
     /// otherwise files are created by name. On by default.
     /// </summary>
     public bool UnnamedFiles { get; init; } = true;
+    /// <summary>
+    /// Write files of <see cref="Restorer.DirectMinimum"/> bytes and more past the page cache (O_DIRECT in 1 MiB blocks,
+    /// the last partial block buffered), where the target's file system takes it (probed once per restore). On by default.
+    /// </summary>
+    public bool DirectWrites { get; init; } = true;
 }
 
 public sealed record RestoreFailure(string Path, string Error);
@@ -140,6 +145,7 @@ public sealed class Restorer
         Directory.CreateDirectory(target);
         byte[] targetBytes = Posix.ToBytes(target);
         _unnamed = _options.UnnamedFiles && ProbeUnnamed(targetBytes);
+        _direct = _options.DirectWrites && DirectWriter.Probe(targetBytes);
         var files = Channel.CreateBounded<(byte[] Path, Node Node, string Display)>(256);
         var workers = Enumerable.Range(0, _options.Workers).Select(_ => Task.Run(async () =>
         {
@@ -157,6 +163,10 @@ public sealed class Restorer
         {
             files.Writer.Complete();
             await Task.WhenAll(workers).ConfigureAwait(false);
+            while (_writers.TryTake(out DirectWriter? w))
+            {
+                w.Dispose();
+            }
         }
         foreach (var (path, node, display) in _links)
         {
@@ -473,39 +483,9 @@ public sealed class Restorer
             var unnamed = _unnamed ? Posix.TryCreateUnnamed(path[..Array.LastIndexOf(path, (byte)'/')], 384 /* 0600 */) : null;
             using (var h = unnamed ?? CreateFile(path))
             {
-                long written = 0;
-                int extent = 0;
-                long extentPos = 0;
-                foreach (BlobId id in node.Content)
-                {
-                    using PooledBlob blob = await _repo.ReadBlobPooledAsync(id, ct).ConfigureAwait(false);
-                    ReadOnlySpan<byte> data = blob.Span;
-                    // Synchronous writes: this already runs on a worker, and an async write to a file opened without
-                    // O_DIRECT/io_uring would only queue the same pwrite to another pool thread.
-                    if (node.Extents.Count == 0)
-                    {
-                        RandomAccess.Write(h, data, written);
-                        written += data.Length;
-                    }
-                    else
-                    {
-                        int at = 0;
-                        while (at < data.Length && extent < node.Extents.Count)
-                        {
-                            Extent e = node.Extents[extent];
-                            int n = (int)Math.Min(data.Length - at, e.Length - extentPos);
-                            RandomAccess.Write(h, data.Slice(at, n), e.Offset + extentPos);
-                            at += n;
-                            extentPos += n;
-                            written += n;
-                            if (extentPos == e.Length)
-                            {
-                                extent++;
-                                extentPos = 0;
-                            }
-                        }
-                    }
-                }
+                long written = _direct && node.Extents.Count == 0 && node.Size >= DirectMinimum
+                    ? await WriteDirectAsync(h, node, display, ct).ConfigureAwait(false)
+                    : await WriteBufferedAsync(h, node, ct).ConfigureAwait(false);
                 if (node.Extents.Count > 0 || written != node.Size)
                 {
                     Posix.FTruncate(h, node.Size);
@@ -526,6 +506,88 @@ public sealed class Restorer
         catch (Exception e) when (e is CorruptionException or IOException or Stores.StoreException)
         {
             _failures.Enqueue(new RestoreFailure(display, e.Message));
+        }
+    }
+
+    /// <summary>Writes a file's content through the page cache, holes and all; returns the bytes written.</summary>
+    private async Task<long> WriteBufferedAsync(Microsoft.Win32.SafeHandles.SafeFileHandle h, Node node, CancellationToken ct)
+    {
+        long written = 0;
+        int extent = 0;
+        long extentPos = 0;
+        foreach (BlobId id in node.Content)
+        {
+            using PooledBlob blob = await _repo.ReadBlobPooledAsync(id, ct).ConfigureAwait(false);
+            ReadOnlySpan<byte> data = blob.Span;
+            // Synchronous writes: this already runs on a worker, and an async write to a file opened without
+            // O_DIRECT/io_uring would only queue the same pwrite to another pool thread.
+            if (node.Extents.Count == 0)
+            {
+                RandomAccess.Write(h, data, written);
+                written += data.Length;
+            }
+            else
+            {
+                int at = 0;
+                while (at < data.Length && extent < node.Extents.Count)
+                {
+                    Extent e = node.Extents[extent];
+                    int n = (int)Math.Min(data.Length - at, e.Length - extentPos);
+                    RandomAccess.Write(h, data.Slice(at, n), e.Offset + extentPos);
+                    at += n;
+                    extentPos += n;
+                    written += n;
+                    if (extentPos == e.Length)
+                    {
+                        extent++;
+                        extentPos = 0;
+                    }
+                }
+            }
+        }
+        return written;
+    }
+
+    /// <summary>Files at least this large are written past the page cache (<see cref="RestoreOptions.DirectWrites"/>).</summary>
+    public const long DirectMinimum = 64 * 1024;
+
+    private volatile bool _direct;
+    private readonly ConcurrentBag<DirectWriter> _writers = [];
+
+    /// <summary>Writes a file's content with a <see cref="DirectWriter"/> (one per worker, reused); returns the bytes written.</summary>
+    private async Task<long> WriteDirectAsync(Microsoft.Win32.SafeHandles.SafeFileHandle h, Node node, string display, CancellationToken ct)
+    {
+        DirectWriter w = _writers.TryTake(out DirectWriter? pooled) ? pooled : new DirectWriter();
+        try
+        {
+            bool direct = w.Begin(h, display);
+            long written = 0;
+            foreach (BlobId id in node.Content)
+            {
+                using PooledBlob blob = await _repo.ReadBlobPooledAsync(id, ct).ConfigureAwait(false);
+                if (direct)
+                {
+                    w.Append(blob.Span);
+                }
+                else
+                {
+                    RandomAccess.Write(h, blob.Span, written);
+                }
+                written += blob.Span.Length;
+            }
+            if (direct)
+            {
+                written = w.Finish();
+            }
+            if (w.Refused)
+            {
+                _direct = false; // this file system does not take direct writes: the rest go through the page cache
+            }
+            return written;
+        }
+        finally
+        {
+            _writers.Add(w);
         }
     }
 
