@@ -194,4 +194,58 @@ public sealed class BucketPointTests : IDisposable
         // Bad input.
         CliAssert.FailsCleanly(2, await Strata("bucket", "gc", "--retention-days", "-1"), "--retention-days");
     }
+    [SkippableFact]
+    public async Task Forget_removes_one_point_even_a_damaged_one_and_leaves_the_bucket_and_the_other_points_alone()
+    {
+        Radosgw.Require();
+        await using var s3 = new Radosgw("fgt");
+        await s3.CreateBucketAsync();
+        await _box.InitAsync();
+        CliAssert.Ok(await Strata("bucket", "enable-versioning", s3.Location));
+        await s3.PutAsync("a.txt", "one\n");
+        string p1 = await SnapshotAsync(s3.Location);
+        await s3.PutAsync("a.txt", "two\n");
+        string p2 = await SnapshotAsync(s3.Location);
+        await s3.PutAsync("a.txt", "three\n");
+        string p3 = await SnapshotAsync(s3.Location);
+        var versionsBefore = (await s3.VersionsAsync()).Select(v => v.VersionId).ToHashSet();
+
+        // A healthy point: a dry run removes nothing, then it goes; the bucket keeps every version.
+        var dry = await Strata("bucket", "forget", p1[..10], "--dry-run");
+        CliAssert.Ok(dry);
+        Assert.Contains($"would remove point {p1[..8]}", dry.Stdout);
+        Assert.Contains(p1, (await Strata("bucket", "points", "--json")).Stdout);
+        var forgot = await Strata("bucket", "forget", p1[..10], "--json");
+        CliAssert.Ok(forgot);
+        Assert.Equal(p1, forgot.Summary.GetProperty("point").GetString());
+        Assert.False(forgot.Summary.GetProperty("damaged").GetBoolean());
+        string listed = (await Strata("bucket", "points", "--json")).Stdout;
+        Assert.DoesNotContain(p1, listed);
+        Assert.Contains(p2, listed);
+        Assert.Contains(p3, listed);
+        Assert.Equal(versionsBefore, (await s3.VersionsAsync()).Select(v => v.VersionId).ToHashSet());
+
+        // A point whose header no longer opens: check names it, points and gc skip it, forget removes it.
+        string file = Path.Combine(_box.Repo, "points", p2);
+        byte[] bytes = await File.ReadAllBytesAsync(file);
+        bytes[^20] ^= 0x01;
+        File.SetAttributes(file, FileAttributes.Normal);
+        await File.WriteAllBytesAsync(file, bytes);
+        var check = await Strata("check");
+        Assert.NotEqual(0, check.ExitCode);
+        Assert.Contains($"points/{p2}", check.Stdout + check.Stderr);
+        var damaged = await Strata("bucket", "forget", p2[..10]);
+        CliAssert.Ok(damaged);
+        Assert.Contains($"removed damaged point {p2[..8]}", damaged.Stdout);
+        CliAssert.Ok(await Strata("check"));
+        Assert.Contains(p3, (await Strata("bucket", "points", "--json")).Stdout);
+        CliAssert.Ok(await Strata("bucket", "restore", p3[..10]));
+        Assert.Equal("three\n", Encoding.UTF8.GetString((await s3.ContentAsync())["a.txt"]));
+
+        // Bad input: nothing removed.
+        CliAssert.FailsCleanly(2, await Strata("bucket", "forget", "ffffffff"), "no restoration point 'ffffffff'");
+        CliAssert.FailsCleanly(2, await Strata("bucket", "forget", "not-hex"), "is not a restoration point id");
+        Assert.Contains(p3, (await Strata("bucket", "points", "--json")).Stdout);
+    }
 }
+

@@ -22,6 +22,7 @@ internal static class BucketCommand
         cmd.Subcommands.Add(BucketPointsCommand.Create());
         cmd.Subcommands.Add(BucketRestoreCommand.Create());
         cmd.Subcommands.Add(BucketGcCommand.Create());
+        cmd.Subcommands.Add(BucketForgetCommand.Create());
         cmd.Subcommands.Add(CreateEnableVersioning());
         return cmd;
     }
@@ -259,6 +260,58 @@ internal static class BucketRestoreCommand
             string verb = dryRun ? "would restore" : "restored";
             Console.WriteLine($"{verb} {point.Header.Location} to point {point.ShortId} ({BucketCommand.When(point.Header.Time)}): copy {copy}, delete {delete}, unchanged {unchanged}" + (failed > 0 ? $", failed {failed}" : ""));
         }
+    }
+}
+
+/// <summary>
+/// strata bucket forget: removes one restoration point, also one whose header does not open (which bucket gc skips and
+/// check reports). The object versions only that point kept stay in the bucket.
+/// </summary>
+internal static class BucketForgetCommand
+{
+    public static Command Create()
+    {
+        var point = new Argument<string>("point") { Description = "the point's id or a unique prefix of it (as 'strata bucket points' or 'strata check' shows it)" };
+        var dryRun = new Option<bool>("--dry-run", "-n") { Description = "print which point would be removed; delete nothing" };
+        var cmd = new Command("forget", "remove one restoration point, damaged or not (the bucket and its versions are not touched)") { point, dryRun };
+        cmd.SetAction((p, ct) => GlobalOptions.Guard(async () =>
+        {
+            bool json = p.GetValue(GlobalOptions.Json);
+            bool quiet = p.GetValue(GlobalOptions.Quiet);
+            bool dry = p.GetValue(dryRun);
+            await using Repo repo = await GlobalOptions.OpenRepoAsync(p, ct, loadIndex: false);
+            repo.RequireOwner("removing a bucket restoration point");
+            await using RepoLock held = await Locking.AcquireAsync(p, repo, LockMode.Exclusive, "bucket forget", null, ct);
+            var (name, found, damage) = await BucketPoints.FindObjectAsync(repo, p.GetValue(point)!, ct);
+            if (!dry)
+            {
+                await repo.Store.DeleteAsync(name, ct);
+            }
+            string what = found is not null
+                ? $"point {found.ShortId} {BucketCommand.When(found.Header.Time)} {found.Header.Location} ({found.Header.Keys} keys)"
+                : $"damaged point {name.Name[..Math.Min(8, name.Name.Length)]}";
+            if (json)
+            {
+                Format.JsonLine(new()
+                {
+                    ["message_type"] = "summary",
+                    ["dry_run"] = dry,
+                    ["point"] = name.Name,
+                    ["damaged"] = found is null,
+                    ["damage"] = damage,
+                });
+            }
+            else if (!quiet)
+            {
+                Console.WriteLine($"{(dry ? "would remove" : "removed")} {what}");
+                if (found is not null)
+                {
+                    Console.WriteLine("the object versions only this point kept stay in the bucket ('strata bucket gc' removes versions together with the points it removes)");
+                }
+            }
+            return 0;
+        }));
+        return cmd;
     }
 }
 

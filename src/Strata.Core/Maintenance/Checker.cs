@@ -174,8 +174,9 @@ public sealed class Checker(Repo repo)
         int colon = message.StartsWith("points/", StringComparison.Ordinal) ? message.IndexOf(": ", StringComparison.Ordinal) : -1;
         string name = colon > 0 ? message[..colon] : "points/";
         string problem = colon > 0 ? message[(colon + 2)..] : message;
+        string id = name.Length > "points/".Length ? name["points/".Length..] : "ID";
         _findings.Add(new CheckFinding(name, problem,
-            "this restoration point cannot put its bucket back, and bucket gc no longer keeps the versions only it needed (the bucket itself is untouched); take a new one with strata bucket snapshot, then delete this object from points/"));
+            $"this restoration point cannot put its bucket back, and bucket gc no longer keeps the versions only it needed (the bucket itself is untouched); take a new one with strata bucket snapshot, then remove this one with strata bucket forget {id[..Math.Min(12, id.Length)]}"));
     }
 
     /// <summary>The warm catalog must list exactly the blobs (ids, offsets, lengths) the index has for the pack.</summary>

@@ -113,4 +113,40 @@ public static class BucketPoints
     }
 
     public static Task DeleteAsync(Repo repo, BucketPointRef point, CancellationToken ct) => repo.Store.DeleteAsync(point.Name, ct);
+
+    /// <summary>
+    /// The points/ object named by a unique id prefix, whether its header opens or not (a damaged point is what
+    /// <c>bucket forget</c> is for): its name, and the opened point, or null and why it does not open.
+    /// </summary>
+    public static async Task<(ObjectName Name, BucketPointRef? Point, string? Damage)> FindObjectAsync(Repo repo, string spec, CancellationToken ct)
+    {
+        spec = spec.Trim().ToLowerInvariant();
+        if (spec.Length == 0 || !spec.All(char.IsAsciiHexDigitLower))
+        {
+            throw new UserInputException($"'{spec}' is not a restoration point id (hex digits; 'strata bucket points' lists them, 'strata check' names damaged ones)");
+        }
+        var matches = new List<ObjectInfo>();
+        await foreach (ObjectInfo o in repo.Store.ListAsync(ObjectKind.Points, ct).ConfigureAwait(false))
+        {
+            if (o.Name.Name.StartsWith(spec, StringComparison.Ordinal))
+            {
+                matches.Add(o);
+            }
+        }
+        if (matches.Count != 1)
+        {
+            throw new UserInputException(matches.Count == 0
+                ? $"no restoration point '{spec}' in {repo.Location}; 'strata bucket points' lists them, 'strata check' names damaged ones"
+                : $"restoration point prefix '{spec}' is ambiguous: it matches {string.Join(", ", matches.Select(m => m.Name.Name[..Math.Min(8, m.Name.Name.Length)]))}");
+        }
+        ObjectInfo found = matches[0];
+        try
+        {
+            return (found.Name, await OpenAsync(repo, found.Name, found.Length, ct).ConfigureAwait(false), null);
+        }
+        catch (CorruptionException e)
+        {
+            return (found.Name, null, e.Message);
+        }
+    }
 }
