@@ -111,7 +111,7 @@ public sealed class Checker(Repo repo)
 
     /// <summary>
     /// points/: every header opens (it is warm and sealed with the index key). With <paramref name="readData"/> each point
-    /// is read through, its SHA-256 compared with its name, every frame opened and the entries counted against the header.
+    /// is read through once: every frame opened, the entries counted against the header and its SHA-256 compared with its name.
     /// Returns how many points there are.
     /// </summary>
     private async Task<int> CheckPointsAsync(bool readData, Action<string>? log, CancellationToken ct)
@@ -129,18 +129,22 @@ public sealed class Checker(Repo repo)
                 log?.Invoke($"reading {p.Name.Path}");
                 try
                 {
-                    if (await HashOfAsync(p, ct).ConfigureAwait(false) != p.Id)
-                    {
-                        AddPointFinding($"{p.Name.Path}: content does not match its name (SHA-256): damaged");
-                        continue;
-                    }
+                    // One pass: the frames are opened and counted while every byte up to the header is hashed.
+                    using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
                     long keys = 0, bytes = 0;
-                    await foreach (BucketEntry e in BucketPoints.ReadEntriesAsync(repo, p, ct).ConfigureAwait(false))
+                    await foreach (BucketEntry e in BucketPoints.ReadEntriesAsync(repo, p, ct, hash).ConfigureAwait(false))
                     {
                         keys++;
                         bytes += e.Size;
                     }
-                    if (keys != p.Header.Keys || bytes != p.Header.Bytes)
+                    byte[] tail = new byte[p.Length - p.FramesEnd];
+                    await repo.Store.ReadAsync(p.Name, p.FramesEnd, tail, ct).ConfigureAwait(false);
+                    hash.AppendData(tail);
+                    if (Convert.ToHexStringLower(hash.GetHashAndReset()) != p.Id)
+                    {
+                        AddPointFinding($"{p.Name.Path}: content does not match its name (SHA-256): damaged");
+                    }
+                    else if (keys != p.Header.Keys || bytes != p.Header.Bytes)
                     {
                         AddPointFinding($"{p.Name.Path}: holds {keys} keys of {bytes} bytes, its header says {p.Header.Keys} of {p.Header.Bytes}");
                     }
@@ -152,20 +156,6 @@ public sealed class Checker(Repo repo)
             }
         }
         return points.Count + damaged.Count;
-    }
-
-    /// <summary>SHA-256 of a point, read in ranges (a point of millions of keys is tens of megabytes).</summary>
-    private async Task<string> HashOfAsync(BucketPointRef p, CancellationToken ct)
-    {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        byte[] buffer = new byte[(int)Math.Min(p.Length, 4 << 20)];
-        for (long at = 0; at < p.Length; at += buffer.Length)
-        {
-            int n = (int)Math.Min(buffer.Length, p.Length - at);
-            await repo.Store.ReadAsync(p.Name, at, buffer.AsMemory(0, n), ct).ConfigureAwait(false);
-            hash.AppendData(buffer, 0, n);
-        }
-        return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
     /// <summary>A damaged point: its messages start with "points/ID: ".</summary>

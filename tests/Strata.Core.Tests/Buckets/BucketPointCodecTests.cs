@@ -128,7 +128,8 @@ public sealed class BucketPointCodecTests
         CheckResult read = await new Checker(t.Repo).RunAsync(readData: true, null, t.Ct);
         CheckFinding f = Assert.Single(read.Findings);
         Assert.Equal($"points/{point.Id}", f.Object);
-        Assert.Contains("SHA-256", f.Problem);
+        Assert.Contains("fails authentication", f.Problem);
+        Assert.Contains($"strata bucket forget {point.Id[..12]}", f.Advice);
 
         // A header that does not open is found without --read-data.
         bytes[^20] ^= 0x01;
@@ -157,6 +158,24 @@ public sealed class BucketPointCodecTests
         CheckFinding f = Assert.Single(r.Findings);
         Assert.Equal($"points/{id}", f.Object);
         Assert.DoesNotContain("SHA-256", f.Problem);
+    }
+
+    [Fact]
+    public async Task Check_with_read_data_finds_a_whole_point_stored_under_another_name()
+    {
+        await using var t = await TestRepository.CreateAsync(null);
+        var point = await BucketPoints.WriteAsync(t.Repo, Header(t.Clock.GetUtcNow()), Entries(30_000), t.Ct);
+        // Every frame and the header open, but the bytes are not the ones its name says: only the SHA-256 tells.
+        byte[] bytes = await File.ReadAllBytesAsync(Path.Combine(t.RepoDir, "points", point.Id), t.Ct);
+        string other = new string('0', 63) + "1";
+        await t.Repo.Store.WriteAsync(new ObjectName(ObjectKind.Points, other), new MemoryStream(bytes), t.Ct);
+
+        Assert.True((await new Checker(t.Repo).RunAsync(readData: false, null, t.Ct)).Ok);
+        CheckResult r = await new Checker(t.Repo).RunAsync(readData: true, null, t.Ct);
+        CheckFinding f = Assert.Single(r.Findings);
+        Assert.Equal($"points/{other}", f.Object);
+        Assert.Contains("SHA-256", f.Problem);
+        Assert.Equal(2, r.Points);
     }
 
     [Fact]

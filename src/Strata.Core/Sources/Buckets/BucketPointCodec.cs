@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -101,11 +102,12 @@ public static class BucketPointCodec
     /// The entries of a point, in recorded order, read sequentially in 1 MiB range reads. Memory: one window plus one frame.
     /// Throws <see cref="CorruptionException"/> naming the object for any damage, including a missing last frame.
     /// </summary>
-    public static async IAsyncEnumerable<BucketEntry> ReadEntriesAsync(IStore store, ObjectName name, long framesEnd, MasterKeys keys, [EnumeratorCancellation] CancellationToken ct)
+    /// <param name="hash">When given, every byte read (the object up to the header) is added to it.</param>
+    public static async IAsyncEnumerable<BucketEntry> ReadEntriesAsync(IStore store, ObjectName name, long framesEnd, MasterKeys keys, [EnumeratorCancellation] CancellationToken ct, IncrementalHash? hash = null)
     {
         string where = name.Path;
         byte[] priv = keys.PrivateKey ?? throw new WriterKeyException("reading a bucket restoration point");
-        var reader = new SequentialReader(store, name, framesEnd);
+        var reader = new SequentialReader(store, name, framesEnd, hash);
         byte[] lead = await reader.ReadAsync(LeadSize, ct).ConfigureAwait(false);
         if (!lead.AsSpan(0, 8).SequenceEqual(Magic))
         {
@@ -187,7 +189,7 @@ public static class BucketPointCodec
     }
 
     /// <summary>Sequential reads of one store object through a 1 MiB window, up to a limit.</summary>
-    private sealed class SequentialReader(IStore store, ObjectName name, long end)
+    private sealed class SequentialReader(IStore store, ObjectName name, long end, IncrementalHash? hash)
     {
         private const int Window = 1 << 20;
         private byte[] _buffer = [];
@@ -209,6 +211,7 @@ public static class BucketPointCodec
                 await store.ReadAsync(name, Position, _buffer, ct).ConfigureAwait(false);
             }
             byte[] result = _buffer.AsSpan((int)(Position - _bufferStart), count).ToArray();
+            hash?.AppendData(result);
             Position += count;
             return result;
         }

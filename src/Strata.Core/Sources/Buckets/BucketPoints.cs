@@ -105,11 +105,11 @@ public static class BucketPoints
         };
     }
 
-    /// <summary>The point's entries in recorded (listing) order. Needs the owner key.</summary>
-    public static IAsyncEnumerable<BucketEntry> ReadEntriesAsync(Repo repo, BucketPointRef point, CancellationToken ct)
+    /// <summary>The point's entries in recorded (listing) order. Needs the owner key. <paramref name="hash"/>, if given, gets every byte read.</summary>
+    public static IAsyncEnumerable<BucketEntry> ReadEntriesAsync(Repo repo, BucketPointRef point, CancellationToken ct, IncrementalHash? hash = null)
     {
         repo.RequireOwner("reading a bucket restoration point");
-        return BucketPointCodec.ReadEntriesAsync(repo.Store, point.Name, point.FramesEnd, repo.Keys, ct);
+        return BucketPointCodec.ReadEntriesAsync(repo.Store, point.Name, point.FramesEnd, repo.Keys, ct, hash);
     }
 
     public static Task DeleteAsync(Repo repo, BucketPointRef point, CancellationToken ct) => repo.Store.DeleteAsync(point.Name, ct);
