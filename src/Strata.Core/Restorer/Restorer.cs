@@ -554,34 +554,29 @@ public sealed class Restorer
     private volatile bool _direct;
     private readonly ConcurrentBag<DirectWriter> _writers = [];
 
-    /// <summary>Writes a file's content with a <see cref="DirectWriter"/> (one per worker, reused); returns the bytes written.</summary>
+    /// <summary>
+    /// Writes a file's content with a <see cref="DirectWriter"/> (one per worker, reused); returns the bytes written. A file
+    /// system that refuses direct writes gets this file and every later one through the page cache.
+    /// </summary>
     private async Task<long> WriteDirectAsync(Microsoft.Win32.SafeHandles.SafeFileHandle h, Node node, string display, CancellationToken ct)
     {
         DirectWriter w = _writers.TryTake(out DirectWriter? pooled) ? pooled : new DirectWriter();
         try
         {
-            bool direct = w.Begin(h, display);
-            long written = 0;
+            if (!w.Begin(h, display))
+            {
+                _direct = false;
+                return await WriteBufferedAsync(h, node, ct).ConfigureAwait(false);
+            }
             foreach (BlobId id in node.Content)
             {
                 using PooledBlob blob = await _repo.ReadBlobPooledAsync(id, ct).ConfigureAwait(false);
-                if (direct)
-                {
-                    w.Append(blob.Span);
-                }
-                else
-                {
-                    RandomAccess.Write(h, blob.Span, written);
-                }
-                written += blob.Span.Length;
+                w.Append(blob.Span);
             }
-            if (direct)
-            {
-                written = w.Finish();
-            }
+            long written = w.Finish();
             if (w.Refused)
             {
-                _direct = false; // this file system does not take direct writes: the rest go through the page cache
+                _direct = false; // an aligned write was refused: the rest of the restore goes through the page cache
             }
             return written;
         }
