@@ -135,8 +135,9 @@ public sealed partial class Archiver
         }
         Interlocked.Increment(ref before is null ? ref _filesNew : ref _filesChanged);
         var stat = new FileStat(FileKind.Regular, SourceFileMode, owner.Uid, owner.Gid, f.Size, f.MTimeNs, f.MTimeNs, f.MTimeNs, 0, 0, 1, 0, 0);
-        await _inFlight.WaitAsync(ct).ConfigureAwait(false);
-        var job = new FileJob(Posix.ToBytes(display), display, stat, node) { Opening = source.OpenAsync(f, ct), IsNew = before is null, Parent = before };
+        long charge = _inFlight.ChargeFor(f.Size);
+        await _inFlight.TakeAsync(charge, ct).ConfigureAwait(false);
+        var job = new FileJob(Posix.ToBytes(display), display, stat, node) { Opening = source.OpenAsync(f, ct), IsNew = before is null, Parent = before, Charge = charge };
         await _order.Writer.WriteAsync(job, ct).ConfigureAwait(false);
         await _jobs.Writer.WriteAsync(job, ct).ConfigureAwait(false);
         return job.Result.Task;
