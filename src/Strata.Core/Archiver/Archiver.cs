@@ -69,7 +69,7 @@ public sealed partial class Archiver
     /// buffers waiting for it (each file holds at most its channel's 2 chunks plus the one its worker is emitting).
     /// Files on disk: up to 256 files and 32 MiB of charge, so small files keep both cores busy while a large one ahead
     /// of them is compressed (12 files at most made a backup of /usr/share/dotnet 10% slower). A tree source opens each
-    /// admitted file ahead of the workers (an S3 GET), so it keeps to 12.
+    /// admitted file ahead of the workers (an S3 GET), so it keeps to 12 files of any size, as before.
     /// </summary>
     private readonly InFlight _inFlight;
     private readonly List<IndexSegment.PackEntries> _written = [];
@@ -91,7 +91,7 @@ public sealed partial class Archiver
         _jobs = Channel.CreateBounded<FileJob>(new BoundedChannelOptions(options.Workers * 4) { SingleWriter = true });
         _order = Channel.CreateBounded<FileJob>(new BoundedChannelOptions(4096) { SingleWriter = true, SingleReader = true });
         _staging = PackUpload.StagingDirectory(repo.Store);
-        _inFlight = options.Tree is null ? new InFlight(256, 32 << 20) : new InFlight(12, 32 << 20);
+        _inFlight = options.Tree is null ? new InFlight(256, 32 << 20) : new InFlight(12, 12 * InFlight.MaxCharge);
     }
 
     public async Task<BackupResult> RunAsync(CancellationToken ct)
