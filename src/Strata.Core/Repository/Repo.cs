@@ -320,8 +320,8 @@ public sealed class Repo : IAsyncDisposable
     }
 
     /// <summary>
-    /// Like <see cref="ReadBlobAsync"/> with pooled buffers, for the restore's hot loop: the caller disposes the result
-    /// to return its buffer. Same checks and errors.
+    /// Like <see cref="ReadBlobAsync"/> with pooled buffers (<see cref="BlobBuffers"/>), for the restore's hot loop: the
+    /// caller disposes the result to return its buffer. Same checks and errors.
     /// </summary>
     public async Task<PooledBlob> ReadBlobPooledAsync(BlobId id, CancellationToken ct)
     {
@@ -331,7 +331,7 @@ public sealed class Repo : IAsyncDisposable
         }
         PackRecord pack = Index.PackOf(e);
         byte[] key = await PackKeyAsync(pack, ct).ConfigureAwait(false);
-        byte[]? sealedBlob = ArrayPool<byte>.Shared.Rent(e.StoredLength);
+        byte[]? sealedBlob = BlobBuffers.Pool.Rent(e.StoredLength);
         byte[]? plain = null;
         try
         {
@@ -340,7 +340,7 @@ public sealed class Repo : IAsyncDisposable
             // needs only one more buffer for its decompressed bytes.
             if (e.Compressed)
             {
-                plain = ArrayPool<byte>.Shared.Rent(e.RawLength);
+                plain = BlobBuffers.Pool.Rent(e.RawLength);
             }
             int n = PackCodec.OpenBlobInPlace(sealedBlob.AsSpan(0, e.StoredLength), e.ToCatalogEntry(id), AeadForThread(key), Keys, pack.ObjectName.Path, plain);
             PooledBlob blob;
@@ -360,11 +360,11 @@ public sealed class Repo : IAsyncDisposable
         {
             if (sealedBlob is not null)
             {
-                ArrayPool<byte>.Shared.Return(sealedBlob);
+                BlobBuffers.Pool.Return(sealedBlob);
             }
             if (plain is not null)
             {
-                ArrayPool<byte>.Shared.Return(plain);
+                BlobBuffers.Pool.Return(plain);
             }
         }
     }
@@ -505,7 +505,7 @@ public sealed class PooledBlob : IDisposable
         if (_buffer is { } b)
         {
             _buffer = null;
-            ArrayPool<byte>.Shared.Return(b);
+            BlobBuffers.Pool.Return(b);
         }
     }
 }
