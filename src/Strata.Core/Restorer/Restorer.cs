@@ -355,7 +355,16 @@ public sealed class Restorer
                     }
                     _progress.FilesTotal++;
                     _progress.BytesTotal += node.Size;
-                    await files.WriteAsync(new FileJob(path, node, childDisplay, CreateAhead(dir)), ct).ConfigureAwait(false);
+                    var job = new FileJob(path, node, childDisplay, CreateAhead(dir));
+                    try
+                    {
+                        await files.WriteAsync(job, ct).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        job.Unnamed?.Dispose(); // cancelled while waiting for room in the queue
+                        throw;
+                    }
                     break;
                 case FileKind.Symlink:
                     if (selected)

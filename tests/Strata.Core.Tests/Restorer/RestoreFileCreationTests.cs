@@ -123,4 +123,51 @@ public sealed class RestoreFileCreationTests : IAsyncLifetime
         Assert.All(_files.Where(f => !failed.Contains(f)), f => AssertRestored(target, f));
         Assert.True(failed.Count < _files.Count, "nothing was restored");
     }
+
+    [Fact]
+    public async Task A_cancelled_restore_closes_the_files_made_ahead_and_shows_none_half_written()
+    {
+        // More files than the walker makes ahead of the workers (64) and than wait in their queue (256).
+        await using TestRepository t = await TestRepository.CreateAsync(simulation: null);
+        for (int i = 0; i < 2_000; i++)
+        {
+            t.Write($"many/f{i:D4}", TestRepository.RandomBytes(8_192, i));
+        }
+        SnapshotRef snap = await t.BackupAsync();
+        await t.ReopenAsync();
+        string target = Path.Combine(t.Root, "target");
+        var progress = new RestoreProgress();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(t.Ct);
+        Task<RestoreResult> restore = new Strata.Restorer.Restorer(t.Repo, new RestoreOptions { Target = target, UnnamedFiles = true }, progress)
+            .RunAsync(snap.Snapshot, cts.Token);
+        while (progress.FilesDone < 10 && !restore.IsCompleted)
+        {
+            await Task.Delay(1);
+        }
+        cts.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => restore);
+
+        // No descriptor of this process still points into the target (an unnamed file shows as "target/... (deleted)").
+        var open = new List<string>();
+        foreach (string fd in Directory.GetFiles("/proc/self/fd"))
+        {
+            try
+            {
+                if (new FileInfo(fd).LinkTarget is { } to && to.StartsWith(target + "/", StringComparison.Ordinal))
+                {
+                    open.Add(to);
+                }
+            }
+            catch (IOException)
+            {
+                // closed while listed
+            }
+        }
+        Assert.Empty(open);
+        // Whatever has its name is whole: files are linked under their name only once written.
+        string[] restored = Directory.GetFiles(t.Restored(target, Path.Combine(t.Source, "many")));
+        Assert.True(restored.Length < 2_000, "the restore finished before it was cancelled");
+        Assert.All(restored, f => Assert.Equal(File.ReadAllBytes(Path.Combine(t.Source, "many", Path.GetFileName(f))), File.ReadAllBytes(f)));
+    }
 }
