@@ -236,21 +236,64 @@ public static unsafe partial class Posix
     }
 
     /// <summary>
-    /// Gives a file made by <see cref="TryCreateUnnamed"/> its name: linkat of /proc/self/fd/N (no capability needed, unlike
-    /// AT_EMPTY_PATH). False when <paramref name="path"/> exists; the final component is never followed.
+    /// A folder opened only to make and name files in it (O_PATH, never through a symlink), so that each file's
+    /// <see cref="TryCreateUnnamed(SafeFileHandle, uint)"/> and <see cref="TryLinkUnnamed"/> spare the kernel walking
+    /// the whole path again.
     /// </summary>
-    public static bool TryLinkUnnamed(SafeFileHandle h, byte[] path)
+    public static SafeFileHandle OpenFolderPath(byte[] path) =>
+        new(OpenRaw(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0, "open"), ownsHandle: true);
+
+    /// <summary>
+    /// <see cref="TryCreateUnnamed(byte[], uint)"/> in a folder opened by <see cref="OpenFolderPath"/>, which the caller
+    /// keeps open (a reference of its own, see SafeHandle.DangerousAddRef); errors name <paramref name="shownAs"/>.
+    /// </summary>
+    public static SafeFileHandle? TryCreateUnnamed(SafeFileHandle dir, byte[] shownAs, uint mode)
     {
+        byte* dot = stackalloc byte[2] { (byte)'.', 0 };
+        int dirFd = (int)dir.DangerousGetHandle();
+        while (true)
+        {
+            int fd = SysOpenat(dirFd, dot, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+            if (fd >= 0)
+            {
+                return new SafeFileHandle(fd, ownsHandle: true);
+            }
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno is ENOTSUP or EISDIR or EINVAL)
+            {
+                return null;
+            }
+            if (errno != EINTR)
+            {
+                throw new PosixException(errno, "open(O_TMPFILE)", Display(shownAs));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Gives a file made by <see cref="TryCreateUnnamed(byte[], uint)"/> its name: <paramref name="path"/>, or with
+    /// <paramref name="dir"/> (from <see cref="OpenFolderPath"/>, kept open by the caller as for
+    /// <see cref="TryCreateUnnamed(SafeFileHandle, byte[], uint)"/>) the name <paramref name="path"/> in that folder. With
+    /// <paramref name="byDescriptor"/>, linkat(fd, "", AT_EMPTY_PATH): needs CAP_DAC_READ_SEARCH (root has it; others get
+    /// ENOENT) and spares the kernel resolving a /proc path for every file; otherwise linkat of /proc/self/fd/N, which
+    /// needs no capability. False when the name exists; the final component is never followed.
+    /// </summary>
+    public static bool TryLinkUnnamed(SafeFileHandle h, byte[] path, bool byDescriptor = false, SafeFileHandle? dir = null)
+    {
+        int fd = (int)h.DangerousGetHandle();
         Span<byte> from = stackalloc byte[40];
-        int n = System.Text.Encoding.ASCII.GetBytes($"/proc/self/fd/{(int)h.DangerousGetHandle()}", from);
+        int n = byDescriptor ? 0 : System.Text.Encoding.ASCII.GetBytes($"/proc/self/fd/{fd}", from);
         from[n] = 0;
+        int oldDir = byDescriptor ? fd : AT_FDCWD;
+        int flags = byDescriptor ? AT_EMPTY_PATH : AT_SYMLINK_FOLLOW;
+        int newDir = dir is null ? AT_FDCWD : (int)dir.DangerousGetHandle();
         Span<byte> buf = path.Length < StackPathMax ? stackalloc byte[StackPathMax] : new byte[path.Length + 1];
         fixed (byte* p1 = from)
         fixed (byte* p2 = Terminate(path, buf, "linkat"))
         {
             while (true)
             {
-                if (SysLinkat(AT_FDCWD, p1, AT_FDCWD, p2, AT_SYMLINK_FOLLOW) == 0)
+                if (SysLinkat(oldDir, p1, newDir, p2, flags) == 0)
                 {
                     return true;
                 }

@@ -38,6 +38,7 @@ public static unsafe partial class Posix
     private const int O_NOATIME = 0x40000;
     private const int O_CLOEXEC = 0x80000;
     private const int O_TMPFILE = 0x410000; // __O_TMPFILE | O_DIRECTORY
+    private const int O_PATH = 0x200000;
     private const int O_DIRECT = 0x4000;
 
     private const int F_GETFL = 3;
@@ -139,6 +140,9 @@ public static unsafe partial class Posix
     // open(2) is variadic; passing the mode as a fixed third argument is ABI compatible on Linux x86_64/arm64.
     [LibraryImport(Libc, EntryPoint = "open", SetLastError = true)]
     private static partial int SysOpen(byte* path, int flags, uint mode);
+
+    [LibraryImport(Libc, EntryPoint = "openat", SetLastError = true)]
+    private static partial int SysOpenat(int dirfd, byte* path, int flags, uint mode);
 
     [LibraryImport(Libc, EntryPoint = "execv", SetLastError = true)]
     private static partial int SysExecv(byte* path, byte** argv);

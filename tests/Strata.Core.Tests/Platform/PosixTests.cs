@@ -389,6 +389,47 @@ public sealed class PosixTests : IDisposable
         Posix.FSyncDirectory(Encoding.UTF8.GetString(_root));
     }
 
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void Unnamed_files_get_their_name_by_path_or_in_an_opened_folder_and_never_through_a_symlink(bool inFolder, bool byDescriptor)
+    {
+        Assert.True(!byDescriptor || Posix.GetEuid() == 0); // linkat with AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH
+        byte[] dir = P("d");
+        Posix.Mkdir(dir, Convert.ToUInt32("755", 8));
+        using SafeFileHandle folder = Posix.OpenFolderPath(dir);
+        SafeFileHandle? Make() => inFolder ? Posix.TryCreateUnnamed(folder, dir, 384) : Posix.TryCreateUnnamed(dir, 384);
+        bool Link(SafeFileHandle h, string name) =>
+            inFolder ? Posix.TryLinkUnnamed(h, Posix.ToBytes(name), byDescriptor, folder) : Posix.TryLinkUnnamed(h, Posix.Join(dir, Posix.ToBytes(name)), byDescriptor);
+
+        using (SafeFileHandle? h = Make())
+        {
+            Assert.NotNull(h);
+            Posix.PWrite(h, "hello"u8, 0, "test");
+            Assert.Empty(Posix.ReadDirectory(dir)); // no name until linked
+            Assert.True(Link(h, "f"));
+            Assert.False(Link(h, "f")); // an existing name is reported, not replaced
+        }
+        Assert.Equal("hello", File.ReadAllText(Path.Combine(Encoding.UTF8.GetString(dir), "f")));
+
+        // A symlink under the name is neither followed nor replaced.
+        string outside = Encoding.UTF8.GetString(P("outside"));
+        Posix.Symlink(Posix.ToBytes(outside), Posix.Join(dir, Posix.ToBytes("s")));
+        using (SafeFileHandle? h = Make())
+        {
+            Assert.False(Link(h!, "s"));
+        }
+        Assert.False(File.Exists(outside));
+        Assert.Equal(FileKind.Symlink, Posix.LStat(Posix.Join(dir, Posix.ToBytes("s"))).Kind);
+
+        // The opened folder is the folder itself, never a symlink to one.
+        byte[] link = P("link");
+        Posix.Symlink(dir, link);
+        Assert.Equal(20 /* ENOTDIR: O_NOFOLLOW with O_DIRECTORY */, Assert.Throws<PosixException>(() => Posix.OpenFolderPath(link)).Errno);
+    }
+
     [Fact]
     public void MkNod_creates_a_char_device_whose_rdev_round_trips()
     {

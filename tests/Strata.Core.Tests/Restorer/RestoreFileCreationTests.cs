@@ -59,6 +59,31 @@ public sealed class RestoreFileCreationTests : IAsyncLifetime
         Assert.Equal(want.MTimeNs, have.MTimeNs);
     }
 
+    /// <summary>
+    /// What descriptors of this process point into <paramref name="target"/>: an unnamed file shows as
+    /// "target/... (deleted)", a folder opened to make files in it as its path. GetFileSystemEntries, since GetFiles
+    /// skips the descriptors of folders (their links resolve to folders).
+    /// </summary>
+    private static List<string> DescriptorsInto(string target)
+    {
+        var open = new List<string>();
+        foreach (string fd in Directory.GetFileSystemEntries("/proc/self/fd"))
+        {
+            try
+            {
+                if (new FileInfo(fd).LinkTarget is { } to && to.StartsWith(target + "/", StringComparison.Ordinal))
+                {
+                    open.Add(to);
+                }
+            }
+            catch (IOException)
+            {
+                // closed while listed
+            }
+        }
+        return open;
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
@@ -78,6 +103,7 @@ public sealed class RestoreFileCreationTests : IAsyncLifetime
         string[] restoredTree = [.. Directory.GetFileSystemEntries(_t.Restored(target, _t.Source), "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)];
         Assert.Equal(expected, restoredTree);
         Assert.Single(Directory.GetFileSystemEntries(target));
+        Assert.Empty(DescriptorsInto(target));
     }
 
     [Theory]
@@ -138,33 +164,21 @@ public sealed class RestoreFileCreationTests : IAsyncLifetime
         string target = Path.Combine(t.Root, "target");
         var progress = new RestoreProgress();
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(t.Ct);
+        // Watched by a thread of its own, started first: a poll on the thread pool waits behind the restore's own work
+        // and woke only after hundreds of files were done, or all 2,000.
+        var watcher = new Thread(() =>
+        {
+            SpinWait.SpinUntil(() => progress.FilesDone >= 10, TimeSpan.FromMinutes(1));
+            cts.Cancel();
+        });
+        watcher.Start();
         Task<RestoreResult> restore = new Strata.Restorer.Restorer(t.Repo, new RestoreOptions { Target = target, UnnamedFiles = true }, progress)
             .RunAsync(snap.Snapshot, cts.Token);
-        while (progress.FilesDone < 10 && !restore.IsCompleted)
-        {
-            await Task.Delay(1);
-        }
-        cts.Cancel();
+        watcher.Join();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => restore);
 
-        // No descriptor of this process still points into the target (an unnamed file shows as "target/... (deleted)").
-        var open = new List<string>();
-        foreach (string fd in Directory.GetFiles("/proc/self/fd"))
-        {
-            try
-            {
-                if (new FileInfo(fd).LinkTarget is { } to && to.StartsWith(target + "/", StringComparison.Ordinal))
-                {
-                    open.Add(to);
-                }
-            }
-            catch (IOException)
-            {
-                // closed while listed
-            }
-        }
-        Assert.Empty(open);
+        Assert.Empty(DescriptorsInto(target));
         // Whatever has its name is whole: files are linked under their name only once written.
         string[] restored = Directory.GetFiles(t.Restored(target, Path.Combine(t.Source, "many")));
         Assert.True(restored.Length < 2_000, "the restore finished before it was cancelled");
