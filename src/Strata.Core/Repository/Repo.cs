@@ -330,7 +330,7 @@ public sealed class Repo : IAsyncDisposable
         }
         PackRecord pack = Index.PackOf(e);
         byte[] key = await PackKeyAsync(pack, ct).ConfigureAwait(false);
-        byte[]? sealedBlob = BlobBuffers.ReadPool.Rent(e.StoredLength);
+        byte[]? sealedBlob = BlobBuffers.Pool.Rent(e.StoredLength);
         byte[]? plain = null;
         try
         {
@@ -339,7 +339,7 @@ public sealed class Repo : IAsyncDisposable
             // needs only one more buffer for its decompressed bytes.
             if (e.Compressed)
             {
-                plain = BlobBuffers.ReadPool.Rent(e.RawLength);
+                plain = BlobBuffers.Pool.Rent(e.RawLength);
             }
             int n = PackCodec.OpenBlobInPlace(sealedBlob.AsSpan(0, e.StoredLength), e.ToCatalogEntry(id), AeadForThread(key), Keys, pack.ObjectName.Path, plain);
             PooledBlob blob;
@@ -359,11 +359,11 @@ public sealed class Repo : IAsyncDisposable
         {
             if (sealedBlob is not null)
             {
-                BlobBuffers.ReadPool.Return(sealedBlob);
+                BlobBuffers.Pool.Return(sealedBlob);
             }
             if (plain is not null)
             {
-                BlobBuffers.ReadPool.Return(plain);
+                BlobBuffers.Pool.Return(plain);
             }
         }
     }
@@ -504,7 +504,7 @@ public sealed class PooledBlob : IDisposable
         if (_buffer is { } b)
         {
             _buffer = null;
-            BlobBuffers.ReadPool.Return(b);
+            BlobBuffers.Pool.Return(b);
         }
     }
 }
