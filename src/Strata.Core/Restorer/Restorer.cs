@@ -594,7 +594,7 @@ public sealed class Restorer
         }
         try
         {
-            var h = folder is null ? Posix.TryCreateUnnamed(dir, 384 /* 0600 */) : Posix.TryCreateUnnamed(folder, dir, 384 /* 0600 */);
+            var h = CreateUnnamed(dir, folder);
             if (h is not null)
             {
                 Interlocked.Increment(ref _aheadCount);
@@ -607,14 +607,16 @@ public sealed class Restorer
         }
     }
 
+    /// <summary>An unnamed file (0600) in <paramref name="dir"/>, through the walker's open folder when there is one.</summary>
+    private static Microsoft.Win32.SafeHandles.SafeFileHandle? CreateUnnamed(byte[] dir, Microsoft.Win32.SafeHandles.SafeFileHandle? folder) =>
+        folder is null ? Posix.TryCreateUnnamed(dir, 384 /* 0600 */) : Posix.TryCreateUnnamed(folder, dir, 384 /* 0600 */);
+
     private async Task RestoreFileAsync(FileJob job, CancellationToken ct)
     {
         (byte[] path, Node node, string display, var ahead, var folder) = job;
         try
         {
-            var unnamed = ahead ?? (!_unnamed ? null
-                : folder is null ? Posix.TryCreateUnnamed(path[..Array.LastIndexOf(path, (byte)'/')], 384 /* 0600 */)
-                : Posix.TryCreateUnnamed(folder, path[..Array.LastIndexOf(path, (byte)'/')], 384 /* 0600 */));
+            var unnamed = ahead ?? (_unnamed ? CreateUnnamed(path[..Array.LastIndexOf(path, (byte)'/')], folder) : null);
             using (var h = unnamed ?? CreateFile(path))
             {
                 long written = _direct && node.Extents.Count == 0 && node.Size >= DirectMinimum
