@@ -147,6 +147,7 @@ public sealed class Restorer
         _unnamed = _options.UnnamedFiles && ProbeUnnamed(targetBytes, out _linkByDescriptor);
         _direct = _options.DirectWrites && DirectWriter.Probe(targetBytes);
         var files = Channel.CreateBounded<FileJob>(256);
+        _queued = files.Reader;
         var workers = Enumerable.Range(0, _options.Workers).Select(_ => Task.Run(async () =>
         {
             await foreach (var f in files.Reader.ReadAllAsync(ct).ConfigureAwait(false))
@@ -577,6 +578,9 @@ public sealed class Restorer
     private const int AheadLimit = 64;
     private int _aheadCount;
 
+    /// <summary>The files queued for the workers (the walker looks at how many wait).</summary>
+    private ChannelReader<FileJob>? _queued;
+
     /// <summary>
     /// Makes a file's unnamed file on the walker thread, ahead of the worker that fills it: picking an inode is the one
     /// step of a file's restore that the file system serializes (and on ext4 without a journal it skips every recently
@@ -584,11 +588,19 @@ public sealed class Restorer
     /// workers' decrypting and decompressing instead of making them queue and contend. Alternating restores of
     /// /usr/share/dotnet: 1.37 -> 1.30 s, and about 5% less wall time right after 40,000 files were deleted next to
     /// the target (bench/README.md). Null (the worker makes its own file) when files are named, when
-    /// <see cref="AheadLimit"/> are waiting, or when this one fails (the worker then meets and reports the error).
+    /// <see cref="AheadLimit"/> are waiting, when fewer files are queued than there are workers, or when this one fails
+    /// (the worker then meets and reports the error).
+    /// <para>
+    /// The queue check: when making a file is slow (after a large deletion, up to a millisecond each), a walker that
+    /// made every file would be the one thread making them while the workers wait for work; a short queue means the
+    /// workers are catching up, so the walker hands them files to make themselves, in parallel. Alternating restores of
+    /// /usr/share/dotnet right after 40,000 files were deleted next to the target: 2.28 against 2.43 s (five rounds),
+    /// 2.48 against 2.62 s (four); in a good state 1.41 against 1.46 s.
+    /// </para>
     /// </summary>
     private Microsoft.Win32.SafeHandles.SafeFileHandle? CreateAhead(byte[] dir, Microsoft.Win32.SafeHandles.SafeFileHandle? folder)
     {
-        if (!_unnamed || Volatile.Read(ref _aheadCount) >= AheadLimit)
+        if (!_unnamed || Volatile.Read(ref _aheadCount) >= AheadLimit || _queued!.Count < _options.Workers)
         {
             return null;
         }
